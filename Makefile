@@ -1,0 +1,69 @@
+# mailrelay.exchange: the two commands a newcomer needs are `make lab` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+VENV ?= $(ROOT)/.venv
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export CONTAINERS_CONF ?= $(ROOT)/lab/containers.conf
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := .build/mailrelay-exchange-$(VERSION).tar.gz
+SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
+# Every Molecule scenario, in a stable order; `make molecule SCENARIOS=relay` runs one.
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+LAB_SCENARIO ?= relay
+
+.PHONY: help setup lab lab-destroy collection lint sanity unit molecule test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## install Podman, the pinned tools and the Debian 12/13 lab images (idempotent)
+	lab/setup.sh
+
+collection: ## build the collection tarball and install it where the lab and tests find it
+	rm -rf .build/collection && mkdir -p .build/collection
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/collection . >/dev/null
+	rm -rf .collections/ansible_collections/mailrelay/exchange
+	$(BIN)/ansible-galaxy collection install --offline --force --no-deps \
+	    -p .collections .build/collection/mailrelay-exchange-$(VERSION).tar.gz >/dev/null
+	@echo "collection mailrelay.exchange $(VERSION) built and installed into .collections/"
+
+lab: setup collection ## bring up the lab and configure the relay in it with playbooks/site.yml
+	cd $(ROOT) && $(BIN)/molecule create -s $(LAB_SCENARIO)
+	cd $(ROOT) && $(BIN)/molecule converge -s $(LAB_SCENARIO)
+	@lab/howto.sh $(LAB_SCENARIO)
+
+lab-destroy: ## remove the lab containers
+	cd $(ROOT) && $(BIN)/molecule destroy -s $(LAB_SCENARIO)
+
+lint: ## ansible-lint (production profile) and yamllint
+	$(BIN)/ansible-lint --offline
+	$(BIN)/yamllint -s .
+
+sanity: ## ansible-test sanity on a copy of the collection laid out as ansible_collections/
+	rm -rf .build/sanity && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
+	cd $(SANITY_TREE) && git init -q && git add -A && \
+	    $(BIN)/ansible-test sanity --local --requirements --python 3.11 --color no
+
+unit: ## pytest for module_utils and modules
+	$(BIN)/python -m pytest -q tests/unit
+
+molecule: collection ## every Molecule scenario (create, converge, check, idempotence, verify, destroy)
+	for s in $(SCENARIOS); do \
+	    echo "=== molecule test -s $$s"; \
+	    $(BIN)/molecule test -s $$s || exit 1; \
+	done
+
+test: lint sanity unit molecule ## everything: lint, sanity, unit tests, all Molecule scenarios
+
+clean: ## remove build output (not the venv or the images)
+	rm -rf .build .collections tests/output

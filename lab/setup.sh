@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Prepare this machine for the lab and the tests: system packages, the Python
+# virtualenv with pinned tools, and the Debian base images for the containers.
+# Idempotent: a second run only checks what is already there.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MAILRELAY_VENV:-$ROOT/.venv}"
+IMAGE_REPO="${MAILRELAY_LAB_IMAGE_REPO:-localhost/mailrelay-lab-debian}"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "lab/setup.sh installs packages and runs rootful Podman: run it as root" >&2
+        exit 1
+    fi
+}
+
+install_packages() {
+    local pkgs=(podman runc debootstrap uidmap netavark aardvark-dns
+                python3-venv rsync git make)
+    local missing=()
+    for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        log "system packages present"
+    fi
+}
+
+python_bin() {
+    # Python 3.11 is what the tools are pinned and tested with.
+    for c in python3.11 python3; do
+        if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return; fi
+    done
+    echo "no python3 found" >&2; exit 1
+}
+
+install_venv() {
+    local stamp="$VENV/.requirements.sha256"
+    local want
+    want="$(cat "$ROOT/requirements-dev.txt" "$ROOT/meta/ee-requirements.txt" | sha256sum | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "virtualenv $VENV up to date"
+        return
+    fi
+    log "creating virtualenv $VENV"
+    "$(python_bin)" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -r "$ROOT/requirements-dev.txt"
+    echo "$want" > "$stamp"
+}
+
+# The Debian mirror the machine itself uses: never a hard-coded host.
+debian_mirror() {
+    if [ -n "${MAILRELAY_LAB_MIRROR:-}" ]; then echo "$MAILRELAY_LAB_MIRROR"; return; fi
+    local uri
+    uri="$(grep -h -E '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+           | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)"
+    if [ -z "$uri" ]; then
+        uri="$(grep -h -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+               | grep -v -- '-security' | awk '{for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' | head -n1 || true)"
+    fi
+    if [ -z "$uri" ]; then
+        echo "cannot find a Debian mirror in /etc/apt/sources*; set MAILRELAY_LAB_MIRROR" >&2
+        exit 1
+    fi
+    echo "$uri"
+}
+
+build_image() {
+    local version="$1" suite="$2"
+    local tag="$IMAGE_REPO:$version"
+    if podman image exists "$tag"; then
+        log "image $tag present"
+        return
+    fi
+    local mirror rootfs
+    mirror="$(debian_mirror)"
+    rootfs="$(mktemp -d /var/tmp/mailrelay-rootfs.XXXXXX)"
+    trap 'rm -rf "$rootfs"' RETURN
+    log "building $tag with debootstrap $suite from $mirror"
+    debootstrap --variant=minbase \
+        --include=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates \
+        "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
+            tail -n 30 "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
+    rm -f "$rootfs.log"
+    # Containers carry no kernel-facing units; keep the boot lean and fast.
+    rm -f "$rootfs"/etc/machine-id && touch "$rootfs"/etc/machine-id
+    tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' - "$tag" >/dev/null
+    log "image $tag built"
+}
+
+use_or_build() {
+    local override="$1" version="$2" suite="$3"
+    if [ -n "$override" ]; then
+        log "Debian $version: using $override instead of a local build"
+        podman image exists "$override" || podman pull "$override"
+    else
+        build_image "$version" "$suite"
+    fi
+}
+
+main() {
+    need_root
+    install_packages
+    install_venv
+    # A user with a registry sets MAILRELAY_LAB_IMAGE_12 / _13 to pulled images.
+    use_or_build "${MAILRELAY_LAB_IMAGE_12:-}" 12 bookworm
+    use_or_build "${MAILRELAY_LAB_IMAGE_13:-}" 13 trixie
+    "$ROOT/lab/ansible-test-pip.sh"
+    log "ready"
+}
+
+main "$@"
