@@ -52,8 +52,8 @@ install_venv() {
     fi
     log "creating virtualenv $VENV"
     "$(python_bin)" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -r "$ROOT/requirements-dev.txt"
+    # pip warns once per package about absent local indexes on some machines: noise.
+    "$VENV/bin/pip" install -q -r "$ROOT/requirements-dev.txt" 2> >(grep -v 'is ignored: it is neither' >&2)
     echo "$want" > "$stamp"
 }
 
