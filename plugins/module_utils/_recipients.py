@@ -1,0 +1,332 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailrelay.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Recipient address logic for the relay recipient map.
+
+PRIVATE: this module is an implementation detail of the ``mailrelay.exchange``
+collection. It is not a public API and may change without notice.
+
+Everything here is plain Python without Ansible or LDAP imports, so that it can
+be tested by pytest on its own: parsing of proxyAddresses values and of the
+file sources, validation, domain filtering, the safety gate, rendering of the
+Postfix map source, its content hash and the difference to the live map.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import csv
+import hashlib
+import string
+from collections import Counter, namedtuple
+
+MAP_VALUE = "OK"
+
+MAX_LOCAL_PART = 64
+MAX_DOMAIN = 253
+MAX_ADDRESS = 254
+MAX_LABEL = 63
+
+NON_ASCII_REASON = "non-ASCII address (SMTPUTF8 not supported)"
+
+# RFC 5322 atext: the characters a dot-atom local part may carry unquoted.
+_ATEXT = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~")
+# Specials that are address syntax (RFC 5322) or break a line of a Postfix map source.
+_SPECIALS = frozenset('"(),:;<>[]\\')
+_LABEL_CHARS = frozenset(string.ascii_lowercase + string.digits + "-")
+
+Refusal = namedtuple("Refusal", ["source", "value", "reason"])
+
+
+def address_problem(address):
+    """Return why ``address`` cannot be a map key, or None when it is acceptable.
+
+    The address is checked as given (no trimming, any case). Accepted addresses
+    are plain ``dot-atom@domain`` in ASCII: quoted local parts, domain literals
+    and internationalised (SMTPUTF8) addresses are refused.
+    """
+    for char in address:
+        if ord(char) < 32 or ord(char) == 127 or 0x80 <= ord(char) < 0xA0:
+            return "control character %r" % char
+    for char in address:
+        if char.isspace():
+            return "whitespace %r" % char
+    if any(ord(char) > 127 for char in address):
+        return NON_ASCII_REASON
+    ats = address.count("@")
+    if ats == 0:
+        return "no '@'"
+    if ats > 1:
+        return "more than one '@'"
+    if len(address) > MAX_ADDRESS:
+        return "address longer than %d characters" % MAX_ADDRESS
+    local, domain = address.split("@")
+    return _local_part_problem(local) or domain_problem(domain.lower())
+
+
+def _local_part_problem(local):
+    if not local:
+        return "empty local part"
+    if len(local) > MAX_LOCAL_PART:
+        return "local part longer than %d characters" % MAX_LOCAL_PART
+    for char in local:
+        if char in _SPECIALS:
+            return "character %r not allowed (address or map syntax)" % char
+    if local.startswith("#"):
+        return "local part starts with '#' (a comment in a map source)"
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return "misplaced '.' in local part"
+    if not all(char in _ATEXT or char == "." for char in local):
+        return "invalid character in local part"
+    return None
+
+
+def domain_problem(domain):
+    """Return why a lower-case ``domain`` is not a valid host name, or None."""
+    if not domain:
+        return "empty domain"
+    if len(domain) > MAX_DOMAIN:
+        return "domain longer than %d characters" % MAX_DOMAIN
+    for label in domain.split("."):
+        if not label:
+            return "empty label in domain"
+        if len(label) > MAX_LABEL:
+            return "domain label longer than %d characters" % MAX_LABEL
+        if not set(label) <= _LABEL_CHARS:
+            return "invalid character in domain label %r" % label
+        if label.startswith("-") or label.endswith("-"):
+            return "domain label %r starts or ends with '-'" % label
+    return None
+
+
+def split_typed(value):
+    """Split a proxyAddresses-style value ``TYPE:address`` into (type, address).
+
+    Returns (None, value) when there is no type prefix.
+    """
+    prefix, sep, rest = value.partition(":")
+    if not sep:
+        return None, value
+    return prefix, rest
+
+
+class RecipientCollector:
+    """Accumulate valid relay addresses from a stream of raw values.
+
+    Only the final address set grows with the directory; refusals are counted in
+    full but kept only up to ``refused_limit`` examples.
+    """
+
+    def __init__(self, domains, refused_limit=100):
+        self.domains = frozenset(d.lower() for d in domains)
+        self.refused_limit = refused_limit
+        self.addresses = set()
+        self.refused = []
+        self.refused_count = 0
+        self.dropped_by_domain = Counter()
+        self.ignored_by_type = Counter()
+        self.values_seen = 0
+
+    def refuse(self, source, value, reason):
+        self.refused_count += 1
+        if len(self.refused) < self.refused_limit:
+            self.refused.append(Refusal(source, value, reason))
+
+    def add_typed(self, value, source):
+        """Add a ``TYPE:address`` value; only the SMTP type is an address."""
+        self.values_seen += 1
+        addr_type, address = split_typed(value)
+        if addr_type is None:
+            self.refuse(source, value, "no address type prefix (expected SMTP:...)")
+        elif addr_type.lower() != "smtp":
+            self.ignored_by_type[addr_type.upper()] += 1
+        else:
+            self._add(address, value, source)
+
+    def add_plain(self, value, source):
+        """Add a bare address (``mail`` attribute, list or CSV source)."""
+        self.values_seen += 1
+        self._add(value, value, source)
+
+    def _add(self, address, raw, source):
+        problem = address_problem(address)
+        if problem:
+            self.refuse(source, raw, problem)
+            return
+        address = address.lower()
+        domain = address.rpartition("@")[2]
+        if domain not in self.domains:
+            self.dropped_by_domain[domain] += 1
+            return
+        self.addresses.add(address)
+
+    def sorted_addresses(self):
+        return sorted(self.addresses)
+
+    def refused_as_dicts(self):
+        return [r._asdict() for r in self.refused]
+
+
+def normalise_domains(domains):
+    """Lower-case and check the relay domains; raise ValueError on a bad one."""
+    result = []
+    for domain in domains:
+        norm = domain.lower()
+        problem = domain_problem(norm) if norm.isascii() else NON_ASCII_REASON
+        if problem:
+            raise ValueError("relay domain %r is invalid: %s" % (domain, problem))
+        if norm not in result:
+            result.append(norm)
+    if not result:
+        raise ValueError("at least one relay domain is required")
+    return result
+
+
+# File sources. Each reader yields (source, value) pairs; ``name`` labels the
+# source as ``name:line``. Only line endings are stripped: stray whitespace in a
+# value is reported as a refusal, exactly as it would be from LDAP.
+
+def _lines(stream, name):
+    for number, line in enumerate(stream, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        yield "%s:%d" % (name, number), line
+
+
+def read_virtual(stream, name, collector):
+    """Legacy ``virtual.txt``: ``alias: TYPE:address`` per line."""
+    for source, line in _lines(stream, name):
+        alias, sep, value = line.partition(":")
+        if not sep or not alias.strip():
+            collector.refuse(source, line, "not an 'alias: TYPE:address' line")
+            continue
+        collector.add_typed(value.lstrip(" \t"), source)
+
+
+def read_list(stream, name, collector):
+    """One bare address per line."""
+    for source, line in _lines(stream, name):
+        collector.add_plain(line, source)
+
+
+def read_csv(stream, name, collector, column):
+    """A CSV file with a header row; addresses are taken from ``column``."""
+    reader = csv.DictReader(stream)
+    if reader.fieldnames is None or column not in reader.fieldnames:
+        raise ValueError("%s: no column %r in the CSV header %r" % (name, column, reader.fieldnames))
+    for row in reader:
+        value = row[column]
+        if value:
+            collector.add_plain(value, "%s:%d" % (name, reader.line_num))
+
+
+FILE_READERS = {"virtual": read_virtual, "list": read_list, "csv": read_csv}
+
+
+def read_file_source(path, file_format, collector, csv_column=None):
+    """Read a file source into ``collector``. Undecodable bytes become U+FFFD,
+    which the validation refuses as non-ASCII."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
+        if file_format == "csv":
+            read_csv(stream, path, collector, csv_column)
+        else:
+            FILE_READERS[file_format](stream, path, collector)
+
+
+# Map source, hash and comparison.
+
+def render_map(addresses):
+    """The Postfix map source for ``addresses``: sorted ``address<TAB>OK`` lines."""
+    return "".join("%s\t%s\n" % (address, MAP_VALUE) for address in sorted(addresses))
+
+
+def content_hash(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_map_keys(text):
+    """The keys of a Postfix map source (comments and blank lines skipped)."""
+    keys = set()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keys.add(stripped.split(None, 1)[0].lower())
+    return keys
+
+
+def read_live_source(path):
+    """Return the text of the live map source, or None if there is none."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+            return stream.read()
+    except FileNotFoundError:
+        return None
+
+
+MapDiff = namedtuple("MapDiff", ["added", "removed", "added_count", "removed_count"])
+
+
+def compute_diff(old_keys, new_keys, limit):
+    """Added and removed addresses, sorted; the lists are cut at ``limit``."""
+    added = sorted(new_keys - old_keys)
+    removed = sorted(old_keys - new_keys)
+    return MapDiff(added[:limit], removed[:limit], len(added), len(removed))
+
+
+def diff_text(count, addresses, total, verb):
+    """One side of the Ansible diff: a count line, then the addresses."""
+    lines = ["# %d entries" % count]
+    lines.extend("%s\t%s" % (address, MAP_VALUE) for address in addresses)
+    if total > len(addresses):
+        lines.append("# ... and %d more %s" % (total - len(addresses), verb))
+    return "\n".join(lines) + "\n"
+
+
+# Safety gate.
+
+GateResult = namedtuple("GateResult", ["passed", "forced", "reasons", "old_count", "new_count", "removed_percent"])
+
+
+def default_must_exist(domains):
+    return ["postmaster@%s" % domain for domain in domains]
+
+
+def check_gate(old_keys, new_keys, removed_count, min_entries, max_shrink_percent, must_exist, force, orphan_table=False):
+    """Decide whether ``new_keys`` may replace the live map.
+
+    ``old_keys`` is None when there is no live map source (first build): the
+    shrink check then has nothing to compare with. Shrink is the share of live
+    entries that would disappear, so a map whose content was swapped for other
+    addresses of the same count is caught as well.
+    """
+    reasons = []
+    new_count = len(new_keys)
+    old_count = None if old_keys is None else len(old_keys)
+    if new_count < min_entries:
+        reasons.append("%d entries, fewer than the minimum of %d" % (new_count, min_entries))
+    removed_percent = 0.0
+    if old_count:
+        removed_percent = round(100.0 * removed_count / old_count, 2)
+        if removed_percent > max_shrink_percent:
+            reasons.append(
+                "%d of %d live entries (%.2f%%) would be removed, more than the maximum of %s%%"
+                % (removed_count, old_count, removed_percent, max_shrink_percent)
+            )
+    if orphan_table:
+        reasons.append("a compiled table exists without its source, so the shrink cannot be checked")
+    missing = sorted(a.lower() for a in must_exist if a.lower() not in new_keys)
+    if missing:
+        reasons.append("required addresses missing: %s" % ", ".join(missing))
+    passed = not reasons
+    return GateResult(passed, bool(reasons) and force, reasons, old_count, new_count, removed_percent)
+
+
+def gate_message(gate, outcome="live map kept"):
+    return "safety gate failed (%s): old count %s, new count %d: %s" % (
+        outcome,
+        "none" if gate.old_count is None else gate.old_count,
+        gate.new_count,
+        "; ".join(gate.reasons),
+    )

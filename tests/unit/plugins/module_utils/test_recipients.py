@@ -1,0 +1,340 @@
+# -*- coding: utf-8 -*-
+"""Address parsing, file sources, gate, rendering and diff of the recipient map."""
+
+import io
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as r
+
+DOMAINS = ["example.com", "example.org"]
+
+
+def collector(limit=100):
+    return r.RecipientCollector(DOMAINS, refused_limit=limit)
+
+
+# Validation -----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "user@example.com",
+        "First.Last@Example.COM",
+        "o'brien@example.com",
+        "a+tag@example.com",
+        "x!#$%&'*+-/=?^_`{|}~@example.com",
+        "a@sub-domain.example.com",
+        "a" * 64 + "@example.com",
+        "a@" + ".".join(["b" * 63] * 3) + ".cc",
+    ],
+)
+def test_valid_addresses_are_accepted(address):
+    assert r.address_problem(address) is None
+
+
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("bad user@example.com", "whitespace"),
+        ("user@example.com ", "whitespace"),
+        ("user\t@example.com", "control character"),
+        ("user\n@example.com", "control character"),
+        ("user\x00@example.com", "control character"),
+        ("user\x85@example.com", "control character"),
+        ("user\u00a0@example.com", "whitespace"),
+        ("usér@example.com", r.NON_ASCII_REASON),
+        ("user@exämple.com", r.NON_ASCII_REASON),
+        ("userexample.com", "no '@'"),
+        ("a@b@example.com", "more than one '@'"),
+        ('"quoted"@example.com', "not allowed"),
+        ("a:b@example.com", "not allowed"),
+        ("a,b@example.com", "not allowed"),
+        ("<a>@example.com", "not allowed"),
+        ("a\\b@example.com", "not allowed"),
+        ("#a@example.com", "starts with '#'"),
+        (".a@example.com", "misplaced '.'"),
+        ("a.@example.com", "misplaced '.'"),
+        ("a..b@example.com", "misplaced '.'"),
+        ("@example.com", "empty local part"),
+        ("a" * 65 + "@example.com", "local part longer than 64"),
+        ("a@", "empty domain"),
+        ("a@example..com", "empty label"),
+        ("a@example.com.", "empty label"),
+        ("a@[192.0.2.1]", "invalid character in domain label"),
+        ("a@exa_mple.com", "invalid character in domain label"),
+        ("a@-example.com", "starts or ends with '-'"),
+        ("a@example-.com", "starts or ends with '-'"),
+        ("a@" + "b" * 64 + ".com", "label longer than 63"),
+        ("a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".ccccccc", "address longer than 254"),
+    ],
+)
+def test_invalid_addresses_are_refused_with_reason(address, reason):
+    assert reason in (r.address_problem(address) or "accepted")
+
+
+def test_longest_address_is_accepted_and_longest_domain_is_checked():
+    assert r.address_problem("a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".cccccc") is None
+    assert "domain longer than 253" in r.domain_problem(".".join(["b" * 60] * 5))
+
+
+# Property tests ---------------------------------------------------------------
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
+atom = st.text(alphabet=ATEXT, min_size=1, max_size=10)
+local_parts = st.lists(atom, min_size=1, max_size=4).map(".".join).filter(lambda s: not s.startswith("#"))
+labels = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?\Z")
+domains = st.lists(labels, min_size=1, max_size=4).map(".".join)
+good_addresses = st.builds(lambda lp, d: lp + "@" + d, local_parts, domains)
+BAD_CHARS = [" ", "\t", "\n", "\r", "\x00", "\x7f", "@", '"', "(", ")", ",", ":", ";", "<", ">", "[", "]", "\\", "é", "\u2028"]
+
+
+@given(good_addresses)
+def test_generated_valid_address_is_accepted(address):
+    assert r.address_problem(address) is None
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=500)
+def test_accepted_address_reparses_to_itself_and_is_clean(value):
+    if r.address_problem(value) is not None:
+        return
+    lowered = value.lower()
+    assert r.address_problem(lowered) is None
+    assert r.parse_map_keys(r.render_map([lowered])) == {lowered}
+    assert value.count("@") == 1
+    assert value.isascii()
+    assert not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)
+    assert not set(value) & set('"(),:;<>[]\\')
+
+
+@given(good_addresses, st.sampled_from(BAD_CHARS), st.data())
+def test_address_with_a_forbidden_character_is_refused(address, bad, data):
+    at = address.index("@")
+    # Anywhere in the local part, or anywhere in the domain part.
+    position = data.draw(st.integers(min_value=0, max_value=len(address)))
+    if position == at or position == at + 1:
+        position = 0
+    assert r.address_problem(address[:position] + bad + address[position:]) is not None
+
+
+@given(st.text(alphabet=ATEXT + ".@", max_size=40))
+def test_accepted_values_never_break_a_map_line(value):
+    if r.address_problem(value) is None:
+        assert r.render_map([value.lower()]).count("\t") == 1
+
+
+# Collector --------------------------------------------------------------------
+
+def test_typed_values_keep_only_smtp_and_count_other_types():
+    c = collector()
+    c.add_typed("SMTP:Primary@Example.com", "dn1")
+    c.add_typed("smtp:alias@example.org", "dn1")
+    c.add_typed("X500:/o=Org/ou=Exchange/cn=Recipients/cn=user", "dn1")
+    c.add_typed("x400:c=US;a= ;p=Org;o=Exchange;s=User;", "dn1")
+    c.add_typed("SIP:user@example.com", "dn1")
+    assert c.sorted_addresses() == ["alias@example.org", "primary@example.com"]
+    assert dict(c.ignored_by_type) == {"X500": 1, "X400": 1, "SIP": 1}
+    assert c.refused_count == 0
+
+
+def test_value_without_type_prefix_is_refused():
+    c = collector()
+    c.add_typed("user@example.com", "CN=u")
+    assert c.addresses == set()
+    assert c.refused == [r.Refusal("CN=u", "user@example.com", "no address type prefix (expected SMTP:...)")]
+
+
+def test_foreign_domains_are_dropped_and_counted_per_domain():
+    c = collector()
+    for value in ["a@example.com", "b@other.net", "c@other.net", "d@sub.example.com", "E@Other.NET"]:
+        c.add_plain(value, "x")
+    assert c.sorted_addresses() == ["a@example.com"]
+    assert dict(c.dropped_by_domain) == {"other.net": 3, "sub.example.com": 1}
+
+
+def test_duplicates_in_any_case_collapse_and_sort():
+    c = collector()
+    for value in ["b@example.com", "B@EXAMPLE.COM", "a@example.com", "b@Example.com"]:
+        c.add_plain(value, "x")
+    assert c.sorted_addresses() == ["a@example.com", "b@example.com"]
+
+
+def test_refusals_keep_source_and_reason_and_are_capped_but_counted():
+    c = collector(limit=2)
+    for n in range(5):
+        c.add_typed("smtp:bad %d@example.com" % n, "CN=u%d" % n)
+    assert c.refused_count == 5
+    assert c.refused_as_dicts() == [
+        {"source": "CN=u0", "value": "smtp:bad 0@example.com", "reason": "whitespace ' '"},
+        {"source": "CN=u1", "value": "smtp:bad 1@example.com", "reason": "whitespace ' '"},
+    ]
+
+
+def test_relay_domains_are_normalised_and_checked():
+    assert r.normalise_domains(["Example.COM", "example.com", "example.org"]) == ["example.com", "example.org"]
+    with pytest.raises(ValueError, match="invalid"):
+        r.normalise_domains(["exa mple.com"])
+    with pytest.raises(ValueError, match="non-ASCII"):
+        r.normalise_domains(["exämple.com"])
+    with pytest.raises(ValueError, match="at least one"):
+        r.normalise_domains([])
+
+
+# File sources -----------------------------------------------------------------
+
+VIRTUAL = (
+    "\ufeff# export of 2024-01-01\r\n"
+    "jdoe: SMTP:John.Doe@example.com\r\n"
+    "jdoe: smtp:jd@example.org\r\n"
+    "jdoe: X500:/o=Org/ou=Exchange/cn=Recipients/cn=jdoe\r\n"
+    "jdoe: X400:c=US;a= ;p=Org;o=Exchange;s=Doe;\r\n"
+    "\r\n"
+    "ext: smtp:someone@elsewhere.net\r\n"
+    "bad: smtp:bad user@example.com\r\n"
+    "no colon line\r\n"
+    "trail: smtp:trailing@example.com \r\n"
+)
+
+
+def test_virtual_file_keeps_smtp_lines_and_reports_bad_lines_with_line_numbers(tmp_path):
+    path = tmp_path / "virtual.txt"
+    path.write_bytes(VIRTUAL.encode("utf-8"))
+    c = collector()
+    r.read_file_source(str(path), "virtual", c)
+    assert c.sorted_addresses() == ["jd@example.org", "john.doe@example.com"]
+    assert dict(c.ignored_by_type) == {"X500": 1, "X400": 1}
+    assert dict(c.dropped_by_domain) == {"elsewhere.net": 1}
+    assert [(x.source, x.reason) for x in c.refused] == [
+        ("%s:8" % path, "whitespace ' '"),
+        ("%s:9" % path, "not an 'alias: TYPE:address' line"),
+        ("%s:10" % path, "whitespace ' '"),
+    ]
+
+
+def test_list_file_reads_one_address_per_line():
+    c = collector()
+    r.read_list(io.StringIO("# comment\nA@example.com\n\nb@example.org\nnot-an-address\n"), "list", c)
+    assert c.sorted_addresses() == ["a@example.com", "b@example.org"]
+    assert [(x.source, x.reason) for x in c.refused] == [("list:5", "no '@'")]
+
+
+def test_csv_file_reads_the_named_column_with_quoted_fields():
+    c = collector()
+    data = 'Name,PrimarySmtpAddress\n"Doe, John",John@example.com\nNobody,\n"Bad",x y@example.com\n'
+    r.read_csv(io.StringIO(data), "users.csv", c, "PrimarySmtpAddress")
+    assert c.sorted_addresses() == ["john@example.com"]
+    assert [(x.source, x.value) for x in c.refused] == [("users.csv:4", "x y@example.com")]
+
+
+def test_csv_without_the_column_fails():
+    with pytest.raises(ValueError, match="no column 'mail'"):
+        r.read_csv(io.StringIO("a,b\n1,2\n"), "f.csv", collector(), "mail")
+
+
+def test_undecodable_bytes_are_refused_as_non_ascii(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"ok@example.com\nb\xffad@example.com\n")
+    c = collector()
+    r.read_file_source(str(path), "list", c)
+    assert c.sorted_addresses() == ["ok@example.com"]
+    assert c.refused[0].reason == r.NON_ASCII_REASON
+
+
+# Rendering, hash, diff ----------------------------------------------------------
+
+def test_render_is_sorted_tab_ok_lines_and_hash_is_stable():
+    text = r.render_map({"b@example.com", "a@example.com"})
+    assert text == "a@example.com\tOK\nb@example.com\tOK\n"
+    assert r.content_hash(text) == r.content_hash(r.render_map(["b@example.com", "a@example.com"]))
+    assert r.content_hash(text) != r.content_hash(r.render_map(["a@example.com"]))
+    assert r.render_map([]) == ""
+
+
+def test_parse_map_keys_reads_a_hand_written_source():
+    text = "# comment\n\nA@example.com OK\nb@example.com\tOK\n  c@example.com   REJECT\n"
+    assert r.parse_map_keys(text) == {"a@example.com", "b@example.com", "c@example.com"}
+
+
+def test_read_live_source_returns_none_when_missing(tmp_path):
+    assert r.read_live_source(str(tmp_path / "nothing")) is None
+    (tmp_path / "m").write_text("a@example.com\tOK\n")
+    assert r.read_live_source(str(tmp_path / "m")) == "a@example.com\tOK\n"
+
+
+def test_diff_counts_everything_and_lists_up_to_the_limit():
+    old = {"a@x.org", "b@x.org", "c@x.org", "d@x.org"}
+    new = {"a@x.org", "e@x.org", "f@x.org", "g@x.org"}
+    diff = r.compute_diff(old, new, 2)
+    assert diff == r.MapDiff(["e@x.org", "f@x.org"], ["b@x.org", "c@x.org"], 3, 3)
+    after = r.diff_text(4, diff.added, diff.added_count, "added")
+    assert after == "# 4 entries\ne@x.org\tOK\nf@x.org\tOK\n# ... and 1 more added\n"
+
+
+# Gate -------------------------------------------------------------------------
+
+def keys(n, domain="example.com"):
+    return {"u%05d@%s" % (i, domain) for i in range(n)} | {"postmaster@%s" % domain}
+
+
+def gate(old, new, **kw):
+    args = dict(min_entries=1, max_shrink_percent=10, must_exist=["postmaster@example.com"], force=False)
+    args.update(kw)
+    removed = len(old - new) if old is not None else 0
+    return r.check_gate(old, new, removed, **args)
+
+
+def test_gate_passes_for_a_small_change():
+    result = gate(keys(100), keys(95))
+    assert result.passed and not result.forced and result.reasons == []
+    assert (result.old_count, result.new_count) == (101, 96)
+
+
+def test_gate_fails_when_too_many_live_entries_would_go():
+    result = gate(keys(100), keys(40))
+    assert not result.passed
+    assert "60 of 101 live entries (59.41%) would be removed" in result.reasons[0]
+
+
+def test_gate_counts_removals_even_when_the_size_stays_the_same():
+    old = keys(100)
+    new = (old - {"u%05d@example.com" % i for i in range(50)}) | {"x%d@example.com" % i for i in range(50)}
+    result = gate(old, new)
+    assert result.new_count == result.old_count == 101
+    assert result.reasons == ["50 of 101 live entries (49.50%) would be removed, more than the maximum of 10%"]
+
+
+def test_gate_fails_below_the_minimum_and_on_an_empty_first_map():
+    assert gate(None, set()).reasons == [
+        "0 entries, fewer than the minimum of 1",
+        "required addresses missing: postmaster@example.com",
+    ]
+    assert not gate(None, keys(10), min_entries=50).passed
+    assert gate(None, keys(10)).passed
+
+
+def test_gate_fails_when_a_required_address_is_missing_in_any_case():
+    result = gate(keys(10), keys(10), must_exist=["Postmaster@Example.com", "ceo@example.com"])
+    assert result.reasons == ["required addresses missing: ceo@example.com"]
+
+
+def test_gate_refuses_an_orphan_table_whose_size_is_unknown():
+    assert not gate(None, keys(10), orphan_table=True).passed
+
+
+def test_force_marks_a_failed_gate_as_forced_only():
+    assert gate(keys(100), keys(10), force=True).forced
+    assert not gate(keys(100), keys(99), force=True).forced
+
+
+def test_gate_message_names_old_count_new_count_and_reason():
+    message = r.gate_message(gate(keys(100), keys(10)))
+    assert message.startswith("safety gate failed (live map kept): old count 101, new count 11: 90 of 101")
+    assert "old count none" in r.gate_message(gate(None, set()))
+
+
+def test_default_must_exist_is_postmaster_of_every_domain():
+    assert r.default_must_exist(DOMAINS) == ["postmaster@example.com", "postmaster@example.org"]
