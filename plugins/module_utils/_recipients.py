@@ -311,7 +311,7 @@ def check_gate(old_keys, new_keys, removed_count, min_entries, max_shrink_percen
         removed_percent = round(100.0 * removed_count / old_count, 2)
         if removed_percent > max_shrink_percent:
             reasons.append(
-                "%d of %d live entries (%.2f%%) would be removed, more than the maximum of %s%%"
+                "%d of %d live entries (%.2f%%) would be removed, more than the maximum of %g%%"
                 % (removed_count, old_count, removed_percent, max_shrink_percent)
             )
     if orphan_table:

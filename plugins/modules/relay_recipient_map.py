@@ -1,0 +1,612 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailrelay.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: relay_recipient_map
+short_description: Build the Postfix relay recipient map from Active Directory or a pushed file
+version_added: 0.1.0
+description:
+  - Reads every valid recipient address from Active Directory (C(proxyAddresses) over a paged LDAPS
+    search) or from a file, keeps the SMTP addresses of the relay domains, validates, de-duplicates and
+    sorts them, and compiles them with C(postmap) into the table named by C(relay_recipient_maps).
+  - Before anything is installed a safety gate checks the minimum entry count, the share of live entries
+    that would disappear and a list of addresses that must be present. A failed gate leaves the live map
+    untouched and fails the task with the old count, the new count and the reason.
+  - The table is compiled beside the live one and renamed into place, so Postfix never sees a partial
+    table. If the content is unchanged nothing is written and RV(ignore:changed) is false.
+  - Values that are not acceptable addresses (whitespace, control characters, a second C(@), address or
+    map syntax characters, over-long parts, bad domain labels, non-ASCII) are refused and reported in
+    RV(refused) with their source; they do not fail the run.
+  - Internationalised (SMTPUTF8) addresses are refused with the reason
+    C(non-ASCII address (SMTPUTF8 not supported)).
+  - The module does not reload Postfix unless O(reload=true); Postfix daemons also notice a changed
+    table on their own and restart. Notify a handler that runs C(postfix reload) on RV(ignore:changed).
+author:
+  - mailrelay.exchange maintainers
+requirements:
+  - ldap3 >= 2.9 (for O(source=ldap))
+  - gssapi (for O(sasl_mechanism=GSSAPI))
+  - postmap (Postfix) with the map type's support (C(postfix-cdb), C(postfix-lmdb) on Debian)
+extends_documentation_fragment:
+  - mailrelay.exchange.ldap_options
+  - ansible.builtin.files
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff lists added and removed addresses up to O(diff_limit); counts are always shown.
+  platform:
+    platforms: posix
+options:
+  source:
+    description:
+      - Where the addresses come from.
+    type: str
+    choices: [ldap, file]
+    required: true
+  base_dns:
+    description:
+      - Base DNs searched (subtree) one after the other. Required with O(source=ldap).
+    type: list
+    elements: str
+  filter:
+    description:
+      - LDAP filter. The default catches users, groups, contacts and public folders with an SMTP address;
+        AD compares attribute values case-insensitively, so it matches C(SMTP:) as well.
+    type: str
+    default: (proxyAddresses=smtp:*)
+  page_size:
+    description:
+      - Entries per page of the paged-results search. Keep it at or below the server's limit
+        (AD's MaxPageSize is 1000).
+    type: int
+    default: 1000
+  exclude_disabled:
+    description:
+      - Drop accounts whose C(userAccountControl) has the ACCOUNTDISABLE bit (2).
+      - Exchange shared, room and equipment mailboxes are disabled accounts; they are dropped too.
+    type: bool
+    default: false
+  ad_matching_rule:
+    description:
+      - With O(exclude_disabled), also exclude disabled accounts in the filter with the AD bitwise matching
+        rule C(1.2.840.113556.1.4.803). Set to false for directories without that rule (OpenLDAP), which
+        otherwise return nothing. Disabled accounts are always checked on the client as well.
+    type: bool
+    default: true
+  include_mail:
+    description:
+      - Also take the C(mail) attribute.
+    type: bool
+    default: false
+  include_target_address:
+    description:
+      - Also take the C(targetAddress) attribute (mail users and contacts, Exchange schema only).
+    type: bool
+    default: false
+  src:
+    description:
+      - File to read with O(source=file), on the host that runs the module.
+    type: path
+  format:
+    description:
+      - Format of O(src).
+      - "V(virtual) is the legacy export, one C(alias: TYPE:address) per line; only C(SMTP)/C(smtp) types
+        are used, C(X400), C(X500) and other types are ignored."
+      - V(list) is one address per line. V(csv) is a CSV file with a header row, see O(csv_column).
+      - In every format blank lines and lines starting with C(#) are skipped, the file is read as UTF-8
+        (a byte order mark is allowed) and only line endings are stripped.
+    type: str
+    choices: [virtual, list, csv]
+    default: virtual
+  csv_column:
+    description:
+      - Column of the CSV file that holds the addresses. Required with O(format=csv).
+    type: str
+  domains:
+    description:
+      - The relay domains. Addresses in other domains are dropped and counted in RV(dropped_by_domain).
+        Sub-domains are not included implicitly.
+    type: list
+    elements: str
+    required: true
+  map_path:
+    description:
+      - Path of the map source without the type suffix, as in C(relay_recipient_maps = cdb:/etc/postfix/relay_recipients).
+      - The compiled table is this path plus C(.cdb), C(.lmdb) or C(.db), following O(map_type).
+    type: path
+    default: /etc/postfix/relay_recipients
+  map_type:
+    description:
+      - Postfix table type.
+    type: str
+    choices: [cdb, lmdb, hash]
+    default: cdb
+  postmap_path:
+    description:
+      - Path of C(postmap). Found in the PATH and C(/usr/sbin) when omitted.
+    type: path
+  config_directory:
+    description:
+      - Postfix configuration directory passed to C(postmap -c). Omit for the default instance.
+    type: path
+  min_entries:
+    description:
+      - Fail the gate when the new map would have fewer entries.
+    type: int
+    default: 1
+  max_shrink_percent:
+    description:
+      - Fail the gate when more than this share of the live map's entries would be removed.
+        Added entries do not offset removed ones.
+    type: float
+    default: 10
+  must_exist:
+    description:
+      - Addresses that must be in the new map. Defaults to C(postmaster@) each of O(domains);
+        an empty list disables the check.
+    type: list
+    elements: str
+  force:
+    description:
+      - Install the map even when the gate fails; the failed checks become a warning.
+    type: bool
+    default: false
+  backup:
+    description:
+      - Before a swap, keep the live source and table as C(<map_path>.prev) and C(<map_path>.prev.<suffix>),
+        a table Postfix can use directly to roll back.
+    type: bool
+    default: true
+  diff_limit:
+    description:
+      - Largest number of added and removed addresses listed in the diff and in RV(added_addresses) and RV(removed_addresses).
+    type: int
+    default: 100
+  refused_limit:
+    description:
+      - Largest number of refused values listed in RV(refused); RV(refused_count) counts them all.
+    type: int
+    default: 100
+  reload:
+    description:
+      - Run C(postfix reload) when the map changed (never in check mode).
+    type: bool
+    default: false
+notes:
+  - A search counts as complete only when the server returns an empty paged-results cookie. Any result
+    code other than success on any page (size, time or admin limit exceeded, referral, unavailable, ...)
+    fails the task; search continuation references are reported in RV(references) and not followed.
+  - On every failure (directory unreachable, incomplete search, gate, postmap error) the live map is left
+    as it was and temporary files are removed.
+  - The source and the table get O(mode), V(0644) when it is not set, and O(owner) and O(group) when set.
+seealso:
+  - name: Postfix lookup table types
+    description: The table types postmap can build.
+    link: https://www.postfix.org/DATABASE_README.html
+"""
+
+EXAMPLES = r"""
+- name: Build the relay recipient map from Active Directory
+  mailrelay.exchange.relay_recipient_map:
+    source: ldap
+    server_uris:
+      - ldaps://dc1.corp.example.com
+      - ldaps://dc2.corp.example.com
+    ca_file: /etc/ssl/certs/corp-root-ca.pem
+    bind_dn: svc-relay@corp.example.com
+    bind_password: "{{ vault_relay_bind_password }}"
+    base_dns:
+      - DC=corp,DC=example,DC=com
+    domains:
+      - example.com
+      - example.org
+    map_type: cdb
+  notify: Reload postfix
+
+- name: Build it from the legacy virtual.txt pushed by Exchange
+  mailrelay.exchange.relay_recipient_map:
+    source: file
+    src: /var/lib/relay-upload/virtual.txt
+    format: virtual
+    domains: [example.com]
+    max_shrink_percent: 5
+  register: relay_map
+
+- name: Show what was refused
+  ansible.builtin.debug:
+    var: relay_map.refused
+  when: relay_map.refused_count > 0
+
+- name: Against OpenLDAP, drop disabled accounts on the client only
+  mailrelay.exchange.relay_recipient_map:
+    source: ldap
+    server_uris:
+      - ldap://ldap.example.net
+    start_tls: true
+    bind_dn: cn=relay,ou=services,dc=example,dc=net
+    bind_password: "{{ ldap_password }}"
+    base_dns:
+      - ou=people,dc=example,dc=net
+    exclude_disabled: true
+    ad_matching_rule: false
+    domains: [example.net]
+    map_type: lmdb
+    reload: true
+"""
+
+RETURN = r"""
+entries:
+  description: Number of addresses in the new map.
+  returned: always
+  type: int
+  sample: 5120
+previous_entries:
+  description: Number of addresses in the live map before the run; null when there was none.
+  returned: always
+  type: int
+  sample: 5118
+added:
+  description: Number of addresses added against the live map.
+  returned: always
+  type: int
+  sample: 3
+removed:
+  description: Number of addresses removed against the live map.
+  returned: always
+  type: int
+  sample: 1
+added_addresses:
+  description: Added addresses, sorted, at most O(diff_limit).
+  returned: always
+  type: list
+  elements: str
+  sample: [new.user@example.com]
+removed_addresses:
+  description: Removed addresses, sorted, at most O(diff_limit).
+  returned: always
+  type: list
+  elements: str
+  sample: [left.company@example.com]
+refused:
+  description: Values that were not acceptable addresses, at most O(refused_limit).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    source:
+      description: Where the value came from, C(DN (attribute)) or C(file:line).
+      type: str
+      sample: CN=Bad Value,OU=Users,DC=corp,DC=example,DC=com (proxyaddresses)
+    value:
+      description: The value as read.
+      type: str
+      sample: "smtp:bad user@example.com"
+    reason:
+      description: Why it was refused.
+      type: str
+      sample: "whitespace ' '"
+refused_count:
+  description: Number of refused values, also those not listed in RV(refused).
+  returned: always
+  type: int
+  sample: 2
+dropped_by_domain:
+  description: Valid addresses dropped because their domain is not a relay domain, counted per domain.
+  returned: always
+  type: dict
+  sample: {"corp.example.com": 40, "example.mail.onmicrosoft.com": 5120}
+ignored_by_type:
+  description: Address values of other types than SMTP (X400, X500, SIP, ...), counted per type.
+  returned: always
+  type: dict
+  sample: {"X500": 812, "X400": 5120}
+pages:
+  description: Pages of the paged search fetched, over all base DNs; 0 for a file source.
+  returned: always
+  type: int
+  sample: 6
+ldap_entries:
+  description: Directory entries received; 0 for a file source.
+  returned: always
+  type: int
+  sample: 5300
+disabled_skipped:
+  description: Entries dropped on the client as disabled accounts.
+  returned: always
+  type: int
+  sample: 12
+references:
+  description: Search continuation references the server returned; they are not followed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ldap://DomainDnsZones.corp.example.com/DC=DomainDnsZones,DC=corp,DC=example,DC=com"]
+server:
+  description: The directory URI that answered; null for a file source.
+  returned: always
+  type: str
+  sample: ldaps://dc1.corp.example.com
+duration:
+  description: Seconds the module took.
+  returned: always
+  type: float
+  sample: 2.41
+sha256:
+  description: SHA-256 of the rendered map source, the same on every relay that got the same data.
+  returned: always
+  type: str
+  sample: 3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+map_source:
+  description: Path of the map source.
+  returned: always
+  type: str
+  sample: /etc/postfix/relay_recipients
+map_file:
+  description: Path of the compiled table.
+  returned: always
+  type: str
+  sample: /etc/postfix/relay_recipients.cdb
+backup_files:
+  description: Backups written by this run (previous source and table).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/postfix/relay_recipients.prev.cdb, /etc/postfix/relay_recipients.prev]
+gate:
+  description: Result of the safety gate.
+  returned: always
+  type: dict
+  contains:
+    passed:
+      description: Whether every check passed.
+      type: bool
+    forced:
+      description: Whether a failed gate was overridden by O(force).
+      type: bool
+    reasons:
+      description: The failed checks.
+      type: list
+      elements: str
+    old_count:
+      description: Entries in the live map, null when there is none.
+      type: int
+    new_count:
+      description: Entries in the new map.
+      type: int
+    removed_percent:
+      description: Share of live entries that would be removed, in percent.
+      type: float
+  sample: {"passed": true, "forced": false, "reasons": [], "old_count": 5118, "new_count": 5120, "removed_percent": 0.02}
+reloaded:
+  description: Whether C(postfix reload) was run.
+  returned: always
+  type: bool
+  sample: false
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as recipients
+
+
+def argument_spec():
+    spec = ldap_source.ldap_argument_spec()
+    spec.update(
+        source=dict(type="str", required=True, choices=["ldap", "file"]),
+        base_dns=dict(type="list", elements="str"),
+        filter=dict(type="str", default=ldap_source.DEFAULT_FILTER),
+        page_size=dict(type="int", default=1000),
+        exclude_disabled=dict(type="bool", default=False),
+        ad_matching_rule=dict(type="bool", default=True),
+        include_mail=dict(type="bool", default=False),
+        include_target_address=dict(type="bool", default=False),
+        src=dict(type="path"),
+        format=dict(type="str", default="virtual", choices=["virtual", "list", "csv"]),
+        csv_column=dict(type="str"),
+        domains=dict(type="list", elements="str", required=True),
+        map_path=dict(type="path", default="/etc/postfix/relay_recipients"),
+        map_type=dict(type="str", default="cdb", choices=sorted(postfix_map.SUFFIXES)),
+        postmap_path=dict(type="path"),
+        config_directory=dict(type="path"),
+        min_entries=dict(type="int", default=1),
+        max_shrink_percent=dict(type="float", default=10),
+        must_exist=dict(type="list", elements="str"),
+        force=dict(type="bool", default=False),
+        backup=dict(type="bool", default=True),
+        diff_limit=dict(type="int", default=100),
+        refused_limit=dict(type="int", default=100),
+        reload=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def collect_ldap(module, collector):
+    params = module.params
+    if not ldap_source.HAS_LDAP3:
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_source.LDAP3_IMPORT_ERROR)
+    if params["sasl_mechanism"] and not ldap_source.HAS_GSSAPI:
+        module.fail_json(msg=missing_required_lib("gssapi"))
+    for uri in params["server_uris"]:
+        problem = ldap_source.transport_problem(uri, params["start_tls"], params["allow_plaintext"])
+        if problem:
+            module.fail_json(msg=problem)
+    conn, server = ldap_source.connect(params)
+    try:
+        stats = ldap_source.export(
+            conn,
+            params["base_dns"],
+            ldap_source.build_filter(params["filter"], params["exclude_disabled"], params["ad_matching_rule"]),
+            ldap_source.requested_attributes(
+                params["include_mail"], params["include_target_address"], params["exclude_disabled"]
+            ),
+            params["page_size"],
+            collector,
+            params["exclude_disabled"],
+            time_limit=params["timeout"],
+        )
+    finally:
+        conn.unbind()
+    return dict(
+        server=server,
+        pages=stats.pages,
+        ldap_entries=stats.entries,
+        disabled_skipped=stats.disabled_skipped,
+        references=stats.references[: params["refused_limit"]],
+    )
+
+
+def collect(module, collector):
+    params = module.params
+    if params["source"] == "ldap":
+        return collect_ldap(module, collector)
+    recipients.read_file_source(params["src"], params["format"], collector, params["csv_column"])
+    return dict(server=None, pages=0, ldap_entries=0, disabled_skipped=0, references=[])
+
+
+def file_attributes(module):
+    def apply(path, changed=False):
+        args = module.load_file_common_arguments(module.params, path=path)
+        if args.get("mode") is None:
+            args["mode"] = "0644"
+        return module.set_fs_attributes_if_different(args, changed)
+
+    return apply
+
+
+def postmap_runner(module):
+    params = module.params
+    binary = params["postmap_path"] or module.get_bin_path("postmap", required=True, opt_dirs=["/usr/sbin"])
+    config = ["-c", params["config_directory"]] if params["config_directory"] else []
+
+    def run(type_and_path):
+        return module.run_command([binary] + config + [type_and_path])
+
+    return run
+
+
+def reload_postfix(module):
+    args = [module.get_bin_path("postfix", required=True, opt_dirs=["/usr/sbin"])]
+    if module.params["config_directory"]:
+        args += ["-c", module.params["config_directory"]]
+    rc, out, err = module.run_command(args + ["reload"])
+    if rc != 0:
+        module.fail_json(msg="the map was installed but postfix reload failed: %s" % (err or out).strip(), rc=rc)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[
+            ("source", "ldap", ["server_uris", "base_dns"]),
+            ("source", "file", ["src"]),
+            ("format", "csv", ["csv_column"]),
+        ],
+        required_together=ldap_source.LDAP_REQUIRED_TOGETHER,
+        mutually_exclusive=ldap_source.LDAP_MUTUALLY_EXCLUSIVE,
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    params = module.params
+    started = time.monotonic()
+    try:
+        domains = recipients.normalise_domains(params["domains"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    map_path = params["map_path"]
+    map_type = params["map_type"]
+    map_file = postfix_map.compiled_path(map_path, map_type)
+    result = dict(changed=False, map_source=map_path, map_file=map_file, backup_files=[], reloaded=False)
+
+    collector = recipients.RecipientCollector(domains, params["refused_limit"])
+    try:
+        result.update(collect(module, collector))
+    except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
+        module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
+
+    new_keys = collector.addresses
+    text = recipients.render_map(new_keys)
+    live_text = recipients.read_live_source(map_path)
+    old_keys = None if live_text is None else recipients.parse_map_keys(live_text)
+    diff = recipients.compute_diff(old_keys or set(), new_keys, params["diff_limit"])
+    must_exist = recipients.default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
+    gate = recipients.check_gate(
+        old_keys,
+        new_keys,
+        diff.removed_count,
+        params["min_entries"],
+        params["max_shrink_percent"],
+        must_exist,
+        params["force"],
+        orphan_table=live_text is None and os.path.exists(map_file),
+    )
+    result.update(
+        entries=len(new_keys),
+        previous_entries=gate.old_count,
+        added=diff.added_count,
+        removed=diff.removed_count,
+        added_addresses=diff.added,
+        removed_addresses=diff.removed,
+        refused=collector.refused_as_dicts(),
+        refused_count=collector.refused_count,
+        dropped_by_domain=dict(collector.dropped_by_domain),
+        ignored_by_type=dict(collector.ignored_by_type),
+        sha256=recipients.content_hash(text),
+        gate=gate._asdict(),
+    )
+    content_changed = live_text != text or not postfix_map.is_current(map_path, map_type)
+
+    if content_changed and not gate.passed:
+        if not gate.forced:
+            result["duration"] = round(time.monotonic() - started, 3)
+            module.fail_json(msg=recipients.gate_message(gate), **result)
+        module.warn("force: " + recipients.gate_message(gate, "map installed anyway"))
+    elif not gate.passed:
+        module.warn(recipients.gate_message(gate, "map unchanged, nothing installed"))
+
+    set_attributes = file_attributes(module)
+    if content_changed:
+        result["changed"] = True
+        if not module.check_mode:
+            try:
+                result["backup_files"] = postfix_map.build_and_swap(
+                    map_path, map_type, text, postmap_runner(module), set_attributes, params["backup"]
+                )
+            except postfix_map.MapBuildError as exc:
+                module.fail_json(msg="%s; live map kept" % exc, **result)
+    else:
+        for path in (map_file, map_path):
+            result["changed"] = set_attributes(path, result["changed"])
+
+    if module._diff:
+        result["diff"] = dict(
+            before_header="%s (live)" % map_path,
+            after_header="%s (new)" % map_path,
+            before=recipients.diff_text(len(old_keys or ()), diff.removed, diff.removed_count, "removed"),
+            after=recipients.diff_text(len(new_keys), diff.added, diff.added_count, "added"),
+        )
+
+    if params["reload"] and content_changed and not module.check_mode:
+        reload_postfix(module)
+        result["reloaded"] = True
+
+    result["duration"] = round(time.monotonic() - started, 3)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+"""The module end to end with a file source: contract, gate, check and diff mode, swap.
+
+The module runs as Ansible runs it, in a child Python process with its arguments
+in a JSON file, so exit_json/fail_json and the argument spec are exercised too.
+The map is compiled by the real postmap; without it these tests are skipped.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.mailrelay.exchange.plugins.module_utils._recipients import content_hash, render_map
+
+PYROOT = next(p for p in sys.path if p.endswith(os.path.join(".build", "pyroot")))
+MODULE = "ansible_collections.mailrelay.exchange.plugins.modules.relay_recipient_map"
+POSTMAP = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
+needs_postmap = pytest.mark.skipif(POSTMAP is None, reason="postmap is not installed (apt-get install postfix postfix-cdb)")
+
+USERS = ["postmaster@example.com"] + ["user%03d@example.com" % i for i in range(100)]
+
+
+class Env:
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.config = tmp_path / "postfix"
+        self.config.mkdir()
+        (self.config / "main.cf").write_text("")
+        self.maps = tmp_path / "maps"
+        self.maps.mkdir()
+        self.map_path = str(self.maps / "relay_recipients")
+        self.src = tmp_path / "virtual.txt"
+
+    def write_source(self, addresses, extra=""):
+        lines = ["u%d: SMTP:%s" % (n, a) for n, a in enumerate(addresses)]
+        self.src.write_text("\r\n".join(lines) + "\r\n" + extra)
+
+    def run(self, check=False, diff=False, **args):
+        params = dict(
+            source="file",
+            src=str(self.src),
+            format="virtual",
+            domains=["example.com"],
+            map_path=self.map_path,
+            config_directory=str(self.config),
+        )
+        params.update(args)
+        params = {k: v for k, v in params.items() if v is not None}  # as a playbook omits them
+        params.update(_ansible_check_mode=check, _ansible_diff=diff)
+        args_file = self.tmp / "args.json"
+        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+        env = dict(os.environ, PYTHONPATH=PYROOT, PATH=os.environ.get("PATH", "") + ":/usr/sbin")
+        proc = subprocess.run(
+            [sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True, env=env, check=False
+        )
+        try:
+            return json.loads(proc.stdout[proc.stdout.index("{"):])
+        except ValueError:
+            raise AssertionError("module output is not JSON: %s %s" % (proc.stdout, proc.stderr))
+
+    def listing(self):
+        return sorted(os.listdir(str(self.maps)))
+
+    def live_source(self):
+        with open(self.map_path) as stream:
+            return stream.read()
+
+
+@pytest.fixture
+def env(tmp_path):
+    return Env(tmp_path)
+
+
+def test_missing_file_options_are_rejected_by_the_argument_spec(env):
+    result = env.run(src=None)
+    assert result["failed"] and "src" in result["msg"]
+    result = env.run(format="csv")
+    assert result["failed"] and "csv_column" in result["msg"]
+
+
+def test_ldap_source_needs_uris_and_base_dns_and_refuses_plain_ldap(env):
+    result = env.run(source="ldap", src=None)
+    assert result["failed"] and "server_uris" in result["msg"] and "base_dns" in result["msg"]
+    result = env.run(source="ldap", src=None, server_uris=["ldap://127.0.0.1:1"], base_dns=["DC=x"])
+    assert result["failed"] and "allow_plaintext" in result["msg"]
+    assert os.listdir(str(env.maps)) == []
+
+
+def test_password_is_required_with_bind_dn_and_never_returned(env):
+    result = env.run(source="ldap", src=None, server_uris=["ldaps://127.0.0.1:1"], base_dns=["DC=x"], bind_dn="svc")
+    assert result["failed"] and "bind_password" in result["msg"]
+    result = env.run(
+        source="ldap", src=None, server_uris=["ldaps://127.0.0.1:1"], base_dns=["DC=x"],
+        bind_dn="svc", bind_password="Pa55-w0rd-secret", timeout=2,
+    )
+    assert result["failed"] and "no directory server could be used" in result["msg"]
+    assert "Pa55-w0rd-secret" not in json.dumps(result)
+    assert os.listdir(str(env.maps)) == []
+
+
+@needs_postmap
+def test_first_build_then_nothing_changed(env):
+    env.write_source(USERS, extra="u: X500:/o=Org/cn=x\r\nbad: SMTP:bad user@example.com\r\nf: SMTP:a@foreign.net\r\n")
+    first = env.run()
+    assert first["changed"] and not first.get("failed"), first
+    assert first["entries"] == 101 and first["added"] == 101 and first["removed"] == 0
+    assert first["previous_entries"] is None
+    assert first["refused_count"] == 1 and first["refused"][0]["reason"] == "whitespace ' '"
+    assert first["refused"][0]["source"].endswith("virtual.txt:103")
+    assert first["dropped_by_domain"] == {"foreign.net": 1}
+    assert first["ignored_by_type"] == {"X500": 1}
+    assert first["sha256"] == content_hash(render_map(USERS))
+    assert first["map_file"] == env.map_path + ".cdb"
+    assert env.live_source() == render_map(USERS)
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+    assert oct(os.stat(env.map_path + ".cdb").st_mode & 0o777) == "0o644"
+
+    stat_before = os.stat(env.map_path + ".cdb")
+    second = env.run()
+    assert not second["changed"] and second["sha256"] == first["sha256"]
+    assert os.stat(env.map_path + ".cdb").st_mtime_ns == stat_before.st_mtime_ns
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+
+@needs_postmap
+def test_check_mode_changes_nothing_and_diff_lists_added_and_removed(env):
+    env.write_source(USERS)
+    env.run()
+    before = env.live_source()
+    env.write_source(USERS[:-1] + ["new.user@example.com"])
+    result = env.run(check=True, diff=True)
+    assert result["changed"]
+    assert (result["added"], result["removed"]) == (1, 1)
+    assert result["added_addresses"] == ["new.user@example.com"]
+    assert result["removed_addresses"] == ["user099@example.com"]
+    assert result["diff"]["before"] == "# 101 entries\nuser099@example.com\tOK\n"
+    assert result["diff"]["after"] == "# 101 entries\nnew.user@example.com\tOK\n"
+    assert env.live_source() == before
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+    applied = env.run()
+    assert applied["changed"] and "new.user@example.com\tOK\n" in env.live_source()
+    assert sorted(applied["backup_files"]) == [env.map_path + ".prev", env.map_path + ".prev.cdb"]
+
+
+@needs_postmap
+def test_diff_lists_addresses_up_to_the_limit_but_counts_all(env):
+    env.write_source(USERS)
+    result = env.run(diff=True, diff_limit=3)
+    assert result["added"] == 101 and len(result["added_addresses"]) == 3
+    assert result["diff"]["after"].endswith("# ... and 98 more added\n")
+
+
+@needs_postmap
+def test_a_shrink_beyond_the_limit_fails_and_keeps_the_live_map(env):
+    env.write_source(USERS)
+    env.run()
+    live = env.live_source()
+    env.write_source(USERS[:40])
+    result = env.run()
+    assert result["failed"] and not result["changed"]
+    assert "safety gate failed (live map kept): old count 101, new count 40" in result["msg"]
+    assert result["gate"]["passed"] is False
+    assert env.live_source() == live
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+
+@needs_postmap
+def test_force_installs_past_the_gate_with_a_warning(env):
+    env.write_source(USERS)
+    env.run()
+    env.write_source(USERS[:40])
+    result = env.run(force=True)
+    assert result["changed"] and not result.get("failed")
+    assert result["gate"]["forced"] is True
+    # ansible-core 2.19 returns warnings as structured events, older versions as strings.
+    assert "force: safety gate failed (map installed anyway): old count 101, new count 40" in json.dumps(result["warnings"])
+    assert env.live_source() == render_map(USERS[:40])
+
+
+@needs_postmap
+def test_missing_postmaster_and_too_few_entries_fail_the_first_build(env):
+    env.write_source(USERS[1:])
+    result = env.run(min_entries=500)
+    assert result["failed"]
+    assert "fewer than the minimum of 500" in result["msg"]
+    assert "required addresses missing: postmaster@example.com" in result["msg"]
+    assert env.listing() == []
+
+
+@needs_postmap
+def test_an_empty_export_never_installs_an_empty_map(env):
+    env.src.write_text("")
+    result = env.run(must_exist=[])
+    assert result["failed"] and "0 entries" in result["msg"]
+    assert env.listing() == []
+
+
+@needs_postmap
+def test_a_stale_compiled_table_is_rebuilt_even_if_the_source_matches(env):
+    env.write_source(USERS)
+    env.run()
+    os.utime(env.map_path + ".cdb", (1, 1))
+    assert env.run()["changed"]
+    assert not env.run()["changed"]
+
+
+@needs_postmap
+def test_a_missing_compiled_table_is_rebuilt(env):
+    env.write_source(USERS)
+    env.run()
+    os.unlink(env.map_path + ".cdb")
+    result = env.run()
+    assert result["changed"] and (result["added"], result["removed"]) == (0, 0)
+    assert "relay_recipients.cdb" in env.listing()
+
+
+@needs_postmap
+def test_a_postmap_failure_keeps_the_live_map_and_removes_temporary_files(env):
+    env.write_source(USERS)
+    env.run()
+    env.write_source(USERS + ["one.more@example.com"])
+    fake = env.tmp / "postmap"
+    fake.write_text("#!/bin/sh\necho 'postmap: fatal: simulated' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    result = env.run(postmap_path=str(fake))
+    assert result["failed"] and "simulated" in result["msg"] and "live map kept" in result["msg"]
+    assert env.live_source() == render_map(USERS)
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+
+@needs_postmap
+def test_list_and_csv_sources_build_the_same_map_as_virtual(env):
+    env.write_source(USERS)
+    virtual = env.run(check=True)
+    listing = env.tmp / "list.txt"
+    listing.write_text("\n".join(a.upper() for a in USERS) + "\n")
+    as_list = env.run(check=True, src=str(listing), format="list")
+    table = env.tmp / "users.csv"
+    table.write_text("Name,PrimarySmtpAddress\n" + "".join('"x, y",%s\n' % a for a in USERS))
+    as_csv = env.run(check=True, src=str(table), format="csv", csv_column="PrimarySmtpAddress")
+    assert virtual["sha256"] == as_list["sha256"] == as_csv["sha256"]
