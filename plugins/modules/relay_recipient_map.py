@@ -28,7 +28,7 @@ description:
   - The module does not reload Postfix unless O(reload=true); Postfix daemons also notice a changed
     table on their own and restart. Notify a handler that runs C(postfix reload) on RV(ignore:changed).
 author:
-  - mailrelay.exchange maintainers
+  - mailrelay.exchange maintainers (@mailrelay)
 requirements:
   - ldap3 >= 2.9 (for O(source=ldap))
   - gssapi (for O(sasl_mechanism=GSSAPI))
