@@ -74,10 +74,17 @@ debian_mirror() {
     echo "$uri"
 }
 
+# Packages in the base image, beyond minbase. Changing this list changes the
+# recipe label, and images with another label are rebuilt.
+IMAGE_PACKAGES="python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates,sudo"
+
 build_image() {
     local version="$1" suite="$2"
     local tag="$IMAGE_REPO:$version"
-    if podman image exists "$tag"; then
+    local recipe
+    recipe="$(printf '%s %s' "$suite" "$IMAGE_PACKAGES" | sha256sum | cut -c1-16)"
+    if podman image exists "$tag" && \
+       [ "$(podman image inspect --format '{{ index .Labels "mailrelay.recipe" }}' "$tag")" = "$recipe" ]; then
         log "image $tag present"
         return
     fi
@@ -87,13 +94,14 @@ build_image() {
     trap 'rm -rf "$rootfs"' RETURN
     log "building $tag with debootstrap $suite from $mirror"
     debootstrap --variant=minbase \
-        --include=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates \
+        --include="$IMAGE_PACKAGES" \
         "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
             tail -n 30 "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
     rm -f "$rootfs.log"
     # Containers carry no kernel-facing units; keep the boot lean and fast.
     rm -f "$rootfs"/etc/machine-id && touch "$rootfs"/etc/machine-id
-    tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' - "$tag" >/dev/null
+    tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' \
+        --change "LABEL mailrelay.recipe=$recipe" - "$tag" >/dev/null
     log "image $tag built"
 }
 
