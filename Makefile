@@ -20,7 +20,7 @@ SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 LAB_SCENARIO ?= relay
 
-.PHONY: help setup lab lab-destroy collection lint sanity unit molecule test bench clean
+.PHONY: help setup lab lab-destroy collection lint sanity unit molecule test list-scenarios clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ lint: ## ansible-lint (production profile) and yamllint
 
 sanity: ## ansible-test sanity on a copy of the collection laid out as ansible_collections/
 	rm -rf .build/sanity && mkdir -p $(SANITY_TREE)
-	git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C $(SANITY_TREE) -xf -
 	cd $(SANITY_TREE) && git init -q && git add -A && \
 	    $(BIN)/ansible-test sanity --local --requirements --python 3.11 --color no
 
@@ -63,7 +63,11 @@ molecule: collection ## every Molecule scenario (create, converge, check, idempo
 	    $(BIN)/molecule test -s $$s || exit 1; \
 	done
 
-test: lint sanity unit molecule ## everything: lint, sanity, unit tests, all Molecule scenarios
+test: ## everything: lint, sanity, unit tests, all Molecule scenarios (summary line at the end)
+	lab/run-tests.sh
+
+list-scenarios:
+	@echo $(SCENARIOS)
 
 clean: ## remove build output (not the venv or the images)
 	rm -rf .build .collections tests/output

@@ -20,7 +20,7 @@ need_root() {
 
 install_packages() {
     local pkgs=(podman runc debootstrap uidmap netavark aardvark-dns
-                python3-venv rsync git make)
+                python3-venv git make shellcheck)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Lab stand-in for a mail server: accept every message and store it.
 
 Each message is written to SPOOL/<time>-<n>.eml with the envelope in

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Drive one SMTP session command by command and report every reply as JSON.
 
 Recipients are sent raw (RCPT TO:<...>) so that malformed and routing-trick
