@@ -20,7 +20,7 @@ SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 LAB_SCENARIO ?= relay
 
-.PHONY: help setup lab lab-destroy collection lint sanity unit molecule test list-scenarios clean
+.PHONY: help setup lab lab-destroy collection ee-context lint sanity unit molecule test list-scenarios clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lab: setup collection ## bring up the lab and configure the relay in it with pla
 
 lab-destroy: ## remove the lab containers
 	cd $(ROOT) && $(BIN)/molecule destroy -s $(LAB_SCENARIO)
+
+ee-context: collection ## build context for the AWX execution environment (ansible-builder create)
+	lab/check-ee.sh
 
 lint: ## ansible-lint (production profile) and yamllint
 	$(BIN)/ansible-lint --offline

@@ -25,6 +25,7 @@ stage lint make --no-print-directory lint
 stage sanity make --no-print-directory sanity
 stage unit make --no-print-directory unit
 make --no-print-directory collection >/dev/null
+stage ee-context lab/check-ee.sh
 for scenario in ${SCENARIOS:-$(make --no-print-directory -s list-scenarios)}; do
     stage "molecule-$scenario" "$ROOT/.venv/bin/molecule" test -s "$scenario"
 done
