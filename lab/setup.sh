@@ -19,14 +19,17 @@ need_root() {
 }
 
 install_packages() {
+    # postfix (with the cdb and lmdb map types) gives the unit tests a real postmap;
+    # preseeded "No configuration", it writes no main.cf and starts no daemon here.
     local pkgs=(podman runc debootstrap uidmap netavark aardvark-dns
-                python3-venv git make shellcheck)
+                python3-venv git make shellcheck postfix postfix-cdb postfix-lmdb)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
         log "installing ${missing[*]}"
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
