@@ -31,6 +31,8 @@ def mail_domain(value):
     name = value.strip().rstrip(".").lower()
     if not name:
         raise HostError("empty domain name")
+    if not name.isascii():
+        raise HostError("domain %r has non-ASCII characters: give it in its xn-- (IDNA) form" % value)
     if len(name) > 253:
         raise HostError("domain %r is longer than 253 characters" % value)
     labels = name.split(".")

@@ -21,6 +21,8 @@ import hashlib
 import string
 from collections import Counter, namedtuple
 
+from ansible_collections.mailrelay.exchange.plugins.module_utils._hosts import mail_domains
+
 MAP_VALUE = "OK"
 
 MAX_LOCAL_PART = 64
@@ -169,18 +171,12 @@ class RecipientCollector:
 
 
 def normalise_domains(domains):
-    """Lower-case and check the relay domains; raise ValueError on a bad one."""
-    result = []
-    for domain in domains:
-        norm = domain.lower()
-        problem = domain_problem(norm) if norm.isascii() else NON_ASCII_REASON
-        if problem:
-            raise ValueError("relay domain %r is invalid: %s" % (domain, problem))
-        if norm not in result:
-            result.append(norm)
-    if not result:
-        raise ValueError("at least one relay domain is required")
-    return result
+    """Lower-case and check the relay domains; raise ValueError on a bad one.
+
+    The same rules as the postfix_relay role's relay_domains (_hosts.mail_domains),
+    so the module and the relay agree on which domains are relayed.
+    """
+    return mail_domains(domains)
 
 
 # File sources. Each reader yields (source, value) pairs; ``name`` labels the
