@@ -72,39 +72,49 @@ def _keep_previous(live, prev):
     return True
 
 
+def _write_temp_source(map_path, source_text):
+    directory = os.path.dirname(map_path) or "."
+    fd, tmp_source = tempfile.mkstemp(prefix=os.path.basename(map_path) + ".new.", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+        stream.write(source_text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return tmp_source
+
+
 def build_and_swap(map_path, map_type, source_text, compile_map, set_attributes, backup):
     """Compile ``source_text`` beside ``map_path`` and swap it in.
 
     ``compile_map(type_and_path)`` runs postmap and returns (rc, stdout, stderr);
-    ``set_attributes(path)`` applies mode and ownership to a temporary file
-    before it is renamed. Returns the list of backup paths written.
-    Raises MapBuildError; every temporary file is removed on every path.
+    with ``compile_map`` None only the source is written (a staging copy on a
+    host without Postfix). ``set_attributes(path)`` applies mode and ownership
+    to a temporary file before it is renamed. Returns the list of backup paths
+    written. Raises MapBuildError; every temporary file is removed on every path.
     """
-    directory = os.path.dirname(map_path) or "."
-    fd, tmp_source = tempfile.mkstemp(prefix=os.path.basename(map_path) + ".new.", dir=directory)
-    tmp_compiled = compiled_path(tmp_source, map_type)
+    tmp_source = tmp_compiled = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(source_text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        rc, out, err = compile_map("%s:%s" % (map_type, tmp_source))
-        if rc != 0 or not os.path.exists(tmp_compiled):
-            raise MapBuildError("postmap failed (rc=%s): %s" % (rc, (err or out).strip()))
+        tmp_source = _write_temp_source(map_path, source_text)
+        if compile_map is not None:
+            tmp_compiled = compiled_path(tmp_source, map_type)
+            rc, out, err = compile_map("%s:%s" % (map_type, tmp_source))
+            if rc != 0 or not os.path.exists(tmp_compiled):
+                raise MapBuildError("postmap failed (rc=%s): %s" % (rc, (err or out).strip()))
+            set_attributes(tmp_compiled)
         set_attributes(tmp_source)
-        set_attributes(tmp_compiled)
         written = []
         if backup:
             prev_source, prev_compiled = backup_paths(map_path, map_type)
-            if _keep_previous(compiled_path(map_path, map_type), prev_compiled):
+            if compile_map is not None and _keep_previous(compiled_path(map_path, map_type), prev_compiled):
                 written.append(prev_compiled)
             if _keep_previous(map_path, prev_source):
                 written.append(prev_source)
-        os.rename(tmp_compiled, compiled_path(map_path, map_type))
+        if compile_map is not None:
+            os.rename(tmp_compiled, compiled_path(map_path, map_type))
         os.rename(tmp_source, map_path)
         return written
     except OSError as exc:
         raise MapBuildError("cannot write the map beside %s: %s" % (map_path, exc))
     finally:
-        _remove(tmp_compiled)
-        _remove(tmp_source)
+        for path in (tmp_compiled, tmp_source):
+            if path is not None:
+                _remove(path)

@@ -218,7 +218,14 @@ def read_csv(stream, name, collector, column):
             collector.add_plain(value, "%s:%d" % (name, reader.line_num))
 
 
-FILE_READERS = {"virtual": read_virtual, "list": read_list, "csv": read_csv}
+def read_map(stream, name, collector):
+    """A Postfix map source such as this module writes (``address<TAB>OK``):
+    the key is the first field, the value is not used."""
+    for source, line in _lines(stream, name):
+        collector.add_plain(line.split(None, 1)[0], source)
+
+
+FILE_READERS = {"virtual": read_virtual, "list": read_list, "csv": read_csv, "map": read_map}
 
 
 def read_file_source(path, file_format, collector, csv_column=None):

@@ -102,10 +102,12 @@ options:
       - "V(virtual) is the legacy export, one C(alias: TYPE:address) per line; only C(SMTP)/C(smtp) types
         are used, C(X400), C(X500) and other types are ignored."
       - V(list) is one address per line. V(csv) is a CSV file with a header row, see O(csv_column).
+      - V(map) is a Postfix map source as this module writes it (C(address<TAB>OK)); the first field of
+        each line is the address, the value is not used. It reads a staging copy made with O(compile=false).
       - In every format blank lines and lines starting with C(#) are skipped, the file is read as UTF-8
         (a byte order mark is allowed) and only line endings are stripped.
     type: str
-    choices: [virtual, list, csv]
+    choices: [virtual, list, csv, map]
     default: virtual
   csv_column:
     description:
@@ -130,6 +132,14 @@ options:
     type: str
     choices: [cdb, lmdb, hash]
     default: cdb
+  compile:
+    description:
+      - Compile the table with C(postmap). With V(false) only the map source at O(map_path) is written
+        (atomically, after the same gate): a staging copy on an export host without Postfix, which the
+        relays then read with O(format=map). O(reload) is not done then.
+    type: bool
+    default: true
+    version_added: 0.1.0
   postmap_path:
     description:
       - Path of C(postmap). Found in the PATH and C(/usr/sbin) when omitted.
@@ -351,7 +361,7 @@ map_source:
   type: str
   sample: /etc/postfix/relay_recipients
 map_file:
-  description: Path of the compiled table.
+  description: Path of the compiled table; null with O(compile=false).
   returned: always
   type: str
   sample: /etc/postfix/relay_recipients.cdb
@@ -415,11 +425,12 @@ def argument_spec():
         include_mail=dict(type="bool", default=False),
         include_target_address=dict(type="bool", default=False),
         src=dict(type="path"),
-        format=dict(type="str", default="virtual", choices=["virtual", "list", "csv"]),
+        format=dict(type="str", default="virtual", choices=sorted(recipients.FILE_READERS)),
         csv_column=dict(type="str"),
         domains=dict(type="list", elements="str", required=True),
         map_path=dict(type="path", default="/etc/postfix/relay_recipients"),
         map_type=dict(type="str", default="cdb", choices=sorted(postfix_map.SUFFIXES)),
+        compile=dict(type="bool", default=True),
         postmap_path=dict(type="path"),
         config_directory=dict(type="path"),
         min_entries=dict(type="int", default=1),
@@ -529,7 +540,8 @@ def main():
 
     map_path = params["map_path"]
     map_type = params["map_type"]
-    map_file = postfix_map.compiled_path(map_path, map_type)
+    compile_table = params["compile"]
+    map_file = postfix_map.compiled_path(map_path, map_type) if compile_table else None
     result = dict(changed=False, map_source=map_path, map_file=map_file, backup_files=[], reloaded=False)
 
     collector = recipients.RecipientCollector(domains, params["refused_limit"])
@@ -552,7 +564,7 @@ def main():
         params["max_shrink_percent"],
         must_exist,
         params["force"],
-        orphan_table=live_text is None and os.path.exists(map_file),
+        orphan_table=live_text is None and map_file is not None and os.path.exists(map_file),
     )
     result.update(
         entries=len(new_keys),
@@ -568,7 +580,7 @@ def main():
         sha256=recipients.content_hash(text),
         gate=gate._asdict(),
     )
-    content_changed = live_text != text or not postfix_map.is_current(map_path, map_type)
+    content_changed = live_text != text or (compile_table and not postfix_map.is_current(map_path, map_type))
 
     if content_changed and not gate.passed:
         if not gate.forced:
@@ -584,13 +596,19 @@ def main():
         if not module.check_mode:
             try:
                 result["backup_files"] = postfix_map.build_and_swap(
-                    map_path, map_type, text, postmap_runner(module), set_attributes, params["backup"]
+                    map_path,
+                    map_type,
+                    text,
+                    postmap_runner(module) if compile_table else None,
+                    set_attributes,
+                    params["backup"],
                 )
             except postfix_map.MapBuildError as exc:
                 module.fail_json(msg="%s; live map kept" % exc, **result)
     else:
         for path in (map_file, map_path):
-            result["changed"] = set_attributes(path, result["changed"])
+            if path is not None:
+                result["changed"] = set_attributes(path, result["changed"])
 
     if module._diff:
         result["diff"] = dict(
@@ -600,7 +618,7 @@ def main():
             after=recipients.diff_text(len(new_keys), diff.added, diff.added_count, "added"),
         )
 
-    if params["reload"] and content_changed and not module.check_mode:
+    if params["reload"] and compile_table and content_changed and not module.check_mode:
         reload_postfix(module)
         result["reloaded"] = True
 

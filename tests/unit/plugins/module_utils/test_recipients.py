@@ -338,3 +338,11 @@ def test_gate_message_names_old_count_new_count_and_reason():
 
 def test_default_must_exist_is_postmaster_of_every_domain():
     assert r.default_must_exist(DOMAINS) == ["postmaster@example.com", "postmaster@example.org"]
+
+
+def test_map_source_reader_takes_the_key_and_ignores_value_and_comments():
+    collector = r.RecipientCollector(["example.com"])
+    stream = io.StringIO("# staged\nb@example.com\tOK\r\n\nA@Example.com OK\nno-at-sign\tOK\n")
+    r.read_map(stream, "staging", collector)
+    assert sorted(collector.addresses) == ["a@example.com", "b@example.com"]
+    assert [item["source"] for item in collector.refused_as_dicts()] == ["staging:5"]

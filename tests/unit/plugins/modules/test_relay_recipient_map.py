@@ -244,3 +244,33 @@ def test_list_and_csv_sources_build_the_same_map_as_virtual(env):
     table.write_text("Name,PrimarySmtpAddress\n" + "".join('"x, y",%s\n' % a for a in USERS))
     as_csv = env.run(check=True, src=str(table), format="csv", csv_column="PrimarySmtpAddress")
     assert virtual["sha256"] == as_list["sha256"] == as_csv["sha256"]
+
+
+def test_compile_false_writes_only_the_source_without_postmap_and_is_idempotent(env):
+    env.write_source(USERS)
+    missing = str(env.tmp / "no-such-postmap")
+    first = env.run(compile=False, postmap_path=missing, reload=True)
+    assert first["changed"] and first["map_file"] is None and not first["reloaded"], first
+    assert env.listing() == ["relay_recipients"]
+    assert env.live_source() == render_map(USERS)
+    again = env.run(compile=False, postmap_path=missing)
+    assert not again["changed"] and again["sha256"] == first["sha256"]
+    assert env.listing() == ["relay_recipients"]
+
+
+def test_compile_false_keeps_the_gate_and_the_staged_source(env):
+    env.write_source(USERS)
+    env.run(compile=False)
+    env.write_source(USERS[:50])
+    shrunk = env.run(compile=False)
+    assert shrunk["failed"] and "safety gate failed" in shrunk["msg"]
+    assert env.live_source() == render_map(USERS)
+
+
+@needs_postmap
+def test_a_staged_map_source_read_as_map_format_gives_the_same_map(env):
+    env.write_source(USERS)
+    staged = env.run(compile=False, map_path=str(env.tmp / "staging"))
+    built = env.run(src=str(env.tmp / "staging"), format="map")
+    assert built["changed"] and built["sha256"] == staged["sha256"], built
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
