@@ -113,6 +113,15 @@ def split_typed(value):
     return prefix, rest
 
 
+def _type_problem(addr_type):
+    """Return why a type prefix is malformed (empty, whitespace, control characters), or None."""
+    if not addr_type:
+        return "empty address type"
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in addr_type):
+        return "address type %r has whitespace or control characters" % addr_type
+    return None
+
+
 class RecipientCollector:
     """Accumulate valid relay addresses from a stream of raw values.
 
@@ -141,6 +150,9 @@ class RecipientCollector:
         addr_type, address = split_typed(value)
         if addr_type is None:
             self.refuse(source, value, "no address type prefix (expected SMTP:...)")
+        elif _type_problem(addr_type):
+            # " SMTP:user@..." must be reported, not counted as a foreign type.
+            self.refuse(source, value, _type_problem(addr_type))
         elif addr_type.lower() != "smtp":
             self.ignored_by_type[addr_type.upper()] += 1
         else:

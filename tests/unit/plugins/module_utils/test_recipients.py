@@ -148,6 +148,25 @@ def test_value_without_type_prefix_is_refused():
     assert c.refused == [r.Refusal("CN=u", "user@example.com", "no address type prefix (expected SMTP:...)")]
 
 
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (" SMTP:lead@example.com", "whitespace"),
+        ("smtp :space@example.com", "whitespace"),
+        ("\tsmtp:tab@example.com", "whitespace"),
+        ("\x01smtp:ctl@example.com", "control"),
+        (":empty@example.com", "empty address type"),
+    ],
+)
+def test_malformed_type_prefix_is_refused_not_ignored_as_a_type(value, reason):
+    c = collector()
+    c.add_typed(value, "CN=u")
+    assert c.addresses == set()
+    assert dict(c.ignored_by_type) == {}
+    assert c.refused_count == 1
+    assert c.refused[0].value == value and reason in c.refused[0].reason
+
+
 def test_foreign_domains_are_dropped_and_counted_per_domain():
     c = collector()
     for value in ["a@example.com", "b@other.net", "c@other.net", "d@sub.example.com", "E@Other.NET"]:
