@@ -111,6 +111,34 @@ def test_accepted_address_reparses_to_itself_and_is_clean(value):
     assert not set(value) & set('"(),:;<>[]\\')
 
 
+NEAR_MISSES = ATEXT + ".@-#\n \"[]\u00e9"
+
+
+@given(st.one_of(good_addresses, st.text(alphabet=NEAR_MISSES, max_size=300)))
+@settings(max_examples=1000)
+def test_the_fast_path_accepts_only_what_the_full_checks_accept(value):
+    # The regular expression is a shortcut for speed; the reasons come from the
+    # character-by-character checks, which must agree on every accepted value.
+    if r._PLAIN_ADDRESS.match(value):
+        assert r._address_problem_detail(value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a" * 65 + "@example.com", "a@" + "b" * 64 + ".com", "a@" + ".".join(["b" * 63] * 4) + ".cc",
+     "#a@example.com", "a.@example.com", ".a@example.com", "a..b@example.com", "a@-b.com", "a@b-.com",
+     "a@b..com", "a@b.com.", "a@example.com\n", "a@", "@example.com"],
+)
+def test_the_fast_path_leaves_edge_cases_to_the_full_checks(value):
+    assert not r._PLAIN_ADDRESS.match(value)
+    assert r.address_problem(value) is not None
+
+
+@given(good_addresses)
+def test_ordinary_addresses_take_the_fast_path(address):
+    assert r._PLAIN_ADDRESS.match(address)
+
+
 @given(good_addresses, st.sampled_from(BAD_CHARS), st.data())
 def test_address_with_a_forbidden_character_is_refused(address, bad, data):
     at = address.index("@")
@@ -276,6 +304,19 @@ def test_render_is_sorted_tab_ok_lines_and_hash_is_stable():
 def test_parse_map_keys_reads_a_hand_written_source():
     text = "# comment\n\nA@example.com OK\nb@example.com\tOK\n  c@example.com   REJECT\n"
     assert r.parse_map_keys(text) == {"a@example.com", "b@example.com", "c@example.com"}
+
+
+@given(st.text(alphabet="aB@.#x \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u00c9", max_size=60))
+@settings(max_examples=1000)
+def test_parse_map_keys_agrees_with_line_by_line_parsing(text):
+    # The fast path for ASCII sources must find exactly the keys a
+    # line-by-line reading finds, whatever the separators.
+    assert r.parse_map_keys(text) == r._map_keys_line_by_line(text)
+
+
+def test_render_of_nothing_is_empty_and_of_one_key_is_one_line():
+    assert r.render_map(set()) == ""
+    assert r.render_map({"a@example.com"}) == "a@example.com\tOK\n"
 
 
 def test_read_live_source_returns_none_when_missing(tmp_path):
