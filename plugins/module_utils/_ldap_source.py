@@ -161,10 +161,14 @@ def iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit=0
             return
 
 
+def _decode(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _values(raw_attributes, name):
     for key, values in raw_attributes.items():
         if key.lower() == name:
-            return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+            return [_decode(v) for v in values]
     return []
 
 
@@ -176,6 +180,19 @@ def is_disabled(raw_attributes):
         except ValueError:
             continue
     return False
+
+
+class _Source:
+    """``DN (attribute)``, formatted only when a refusal is reported."""
+
+    __slots__ = ("dn", "attribute")
+
+    def __init__(self, dn, attribute):
+        self.dn = dn
+        self.attribute = attribute
+
+    def __str__(self):
+        return "%s (%s)" % (self.dn, self.attribute)
 
 
 class ExportStats:
@@ -200,11 +217,19 @@ def feed_entries(entries, collector, stats, exclude_disabled):
             stats.disabled_skipped += 1
             continue
         dn = entry.get("dn", "")
-        for attribute in TYPED_ATTRIBUTES:
-            for value in _values(raw, attribute):
-                collector.add_typed(value, "%s (%s)" % (dn, attribute))
-        for value in _values(raw, "mail"):
-            collector.add_plain(value, "%s (mail)" % dn)
+        # One pass over the entry's attributes; the source label is only built
+        # for a value that is refused (see RecipientCollector.refuse).
+        for key, values in raw.items():
+            name = key.lower()
+            if name in TYPED_ATTRIBUTES:
+                add = collector.add_typed
+            elif name == "mail":
+                add = collector.add_plain
+            else:
+                continue
+            source = _Source(dn, name)
+            for value in values:
+                add(_decode(value), source)
 
 
 def export(conn, base_dns, search_filter, attributes, page_size, collector, exclude_disabled, time_limit=0):
@@ -215,6 +240,48 @@ def export(conn, base_dns, search_filter, attributes, page_size, collector, excl
             stats.pages += 1
             feed_entries(entries, collector, stats, exclude_disabled)
     return stats
+
+
+SEARCH_RES_ENTRY = 4
+
+
+def lean_entry(payload):
+    """A searchResEntry from ldap3's fast BER decoder as the export needs it.
+
+    ldap3 also builds a second, formatted copy of every attribute (one Unicode
+    conversion and a case-insensitive dict per entry), which the export never
+    reads; skipping it halves the client's time for a large directory.
+    """
+    return {
+        "type": "searchResEntry",
+        "dn": payload[0][3].decode("utf-8", "replace"),
+        "raw_attributes": {
+            attribute[3][0][3].decode("utf-8", "replace"): [bytes(value[3]) for value in attribute[3][1][3]]
+            for attribute in payload[1][3]
+        },
+    }
+
+
+def lean_search_entries(conn):
+    """Decode search entries of ``conn`` with lean_entry; other messages as ldap3 does.
+
+    A message lean_entry cannot read goes to ldap3's own decoder, so a change
+    in ldap3's internals costs speed, not correctness.
+    """
+    strategy = getattr(conn, "strategy", None)
+    stock = getattr(strategy, "decode_response_fast", None)
+    if stock is None:
+        return
+
+    def decode(ldap_message):
+        if ldap_message.get("protocolOp") == SEARCH_RES_ENTRY:
+            try:
+                return lean_entry(ldap_message["payload"])
+            except (IndexError, KeyError, TypeError, AttributeError):
+                pass
+        return stock(ldap_message)
+
+    strategy.decode_response_fast = decode
 
 
 def _tls(validate_certs, ca_file):
@@ -237,6 +304,7 @@ def _connect_one(uri, opts):
     else:
         kwargs.update(authentication=ANONYMOUS)
     conn = Connection(server, **kwargs)
+    lean_search_entries(conn)
     try:
         conn.open()
         if opts["start_tls"] and not conn.start_tls(read_server_info=False):

@@ -207,3 +207,75 @@ def test_connect_reports_every_uri_and_never_the_password():
     message = str(err.value)
     assert "ldap://127.0.0.1:1:" in message and "ldaps://127.0.0.1:2:" in message
     assert "s3cret-password" not in message
+
+
+# Lean decoding of search entries ------------------------------------------------
+
+def ber_search_entry(dn, attributes, message_id=7):
+    """A searchResEntry as the server sends it, through ldap3's own fast BER decoder."""
+    from pyasn1.codec.ber import encoder
+    from ldap3.protocol import rfc4511
+    from ldap3.utils.asn1 import decode_message_fast
+
+    attribute_list = rfc4511.PartialAttributeList()
+    for i, (name, values) in enumerate(attributes):
+        vals = rfc4511.Vals()
+        for j, value in enumerate(values):
+            vals.setComponentByPosition(j, rfc4511.AttributeValue(value))
+        attribute = rfc4511.PartialAttribute()
+        attribute["type"] = rfc4511.AttributeDescription(name)
+        attribute["vals"] = vals
+        attribute_list.setComponentByPosition(i, attribute)
+    entry_op = rfc4511.SearchResultEntry()
+    entry_op["object"] = rfc4511.LDAPDN(dn)
+    entry_op["attributes"] = attribute_list
+    protocol_op = rfc4511.ProtocolOp()
+    protocol_op["searchResEntry"] = entry_op
+    message = rfc4511.LDAPMessage()
+    message["messageID"] = rfc4511.MessageID(message_id)
+    message["protocolOp"] = protocol_op
+    return decode_message_fast(encoder.encode(message))
+
+
+def stock_connection():
+    from ldap3 import NONE, Connection, Server
+
+    return Connection(Server("ldap://127.0.0.1", get_info=NONE))
+
+
+@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
+def test_lean_decoding_gives_the_dn_and_raw_values_ldap3_gives():
+    message = ber_search_entry(
+        "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com",
+        [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe"]), ("mail", [b"zoe@example.com"])],
+    )
+    stock = stock_connection().strategy.decode_response_fast(message)
+    conn = stock_connection()
+    ls.lean_search_entries(conn)
+    lean = conn.strategy.decode_response_fast(message)
+    assert lean["type"] == stock["type"] == "searchResEntry"
+    assert lean["dn"] == stock["dn"] == "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com"
+    assert lean["raw_attributes"] == stock["raw_attributes"]
+    assert "attributes" not in lean
+
+
+@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
+def test_other_messages_and_unreadable_entries_go_to_ldap3s_decoder():
+    conn = stock_connection()
+    seen = []
+    conn.strategy.decode_response_fast = lambda message: seen.append(message) or {"type": "stock"}
+    ls.lean_search_entries(conn)
+    done = {"protocolOp": 5, "payload": []}
+    broken = {"protocolOp": 4, "payload": [None]}
+    assert conn.strategy.decode_response_fast(done) == {"type": "stock"}
+    assert conn.strategy.decode_response_fast(broken) == {"type": "stock"}
+    assert seen == [done, broken]
+
+
+def test_a_refused_value_names_its_entry_and_attribute():
+    collector = RecipientCollector(["example.com"])
+    stats = ls.ExportStats()
+    ls.feed_entries([entry("CN=Bad,DC=x", proxyAddresses=["smtp:bad user@example.com"])], collector, stats, False)
+    assert collector.refused_as_dicts() == [
+        {"source": "CN=Bad,DC=x (proxyaddresses)", "value": "smtp:bad user@example.com", "reason": "whitespace ' '"}
+    ]
