@@ -14,7 +14,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
-TARBALL := .build/mailrelay-exchange-$(VERSION).tar.gz
+TARBALL := .build/collection/mailrelay-exchange-$(VERSION).tar.gz
 SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 # Every Molecule scenario, in a stable order; `make molecule SCENARIOS=relay` runs one.
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
@@ -29,11 +29,16 @@ setup: ## install Podman, the pinned tools and the Debian 12/13 lab images (idem
 	lab/setup.sh
 
 collection: ## build the collection tarball and install it where the lab and tests find it
-	rm -rf .build/collection && mkdir -p .build/collection
+	mkdir -p .build/collection .build/installed
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/collection . >/dev/null
-	rm -rf .collections/ansible_collections/mailrelay/exchange
-	$(BIN)/ansible-galaxy collection install --offline --force --no-deps \
-	    -p .collections .build/collection/mailrelay-exchange-$(VERSION).tar.gz >/dev/null
+	@# Install into a fresh directory and switch the .collections link to it in one
+	@# rename, so a Molecule run that is reading the collection never sees it half there.
+	dest="$$(mktemp -d .build/installed/XXXXXX)" && \
+	    ANSIBLE_COLLECTIONS_PATH="$$dest" $(BIN)/ansible-galaxy collection install --offline --force --no-deps \
+	        -p "$$dest" $(TARBALL) >/dev/null && \
+	    if [ -d .collections ] && [ ! -L .collections ]; then rm -rf .collections; fi && \
+	    ln -sfn "$$dest" .collections.new && mv -T .collections.new .collections
+	find .build/installed -mindepth 1 -maxdepth 1 -type d -mmin +120 -exec rm -rf {} +
 	@echo "collection mailrelay.exchange $(VERSION) built and installed into .collections/"
 
 lab: setup collection ## bring up the lab and configure the relay in it with playbooks/site.yml
