@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF ?= $(ROOT)/lab/containers.conf
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+COLLECTIONS_DIR ?= $(ROOT)/.collections
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
@@ -29,17 +30,16 @@ setup: ## install Podman, the pinned tools and the Debian 12/13 lab images (idem
 	lab/setup.sh
 
 collection: ## build the collection tarball and install it where the lab and tests find it
-	mkdir -p .build/collection .build/installed
-	$(BIN)/ansible-galaxy collection build --force --output-path .build/collection . >/dev/null
-	@# Install into a fresh directory and switch the .collections link to it in one
-	@# rename, so a Molecule run that is reading the collection never sees it half there.
-	dest="$$(mktemp -d .build/installed/XXXXXX)" && \
-	    ANSIBLE_COLLECTIONS_PATH="$$dest" $(BIN)/ansible-galaxy collection install --offline --force --no-deps \
-	        -p "$$dest" $(TARBALL) >/dev/null && \
-	    if [ -d .collections ] && [ ! -L .collections ]; then rm -rf .collections; fi && \
-	    ln -sfn "$$dest" .collections.new && mv -T .collections.new .collections
-	find .build/installed -mindepth 1 -maxdepth 1 -type d -mmin +120 -exec rm -rf {} +
-	@echo "collection mailrelay.exchange $(VERSION) built and installed into .collections/"
+	@# Each Molecule scenario installs into its own COLLECTIONS_DIR, so scenarios
+	@# running side by side never read a collection another one is replacing.
+	out="$$(mktemp -d)" && trap 'rm -rf "$$out"' EXIT && \
+	    $(BIN)/ansible-galaxy collection build --force --output-path "$$out" . >/dev/null && \
+	    rm -rf "$(COLLECTIONS_DIR)/ansible_collections/mailrelay/exchange" && \
+	    ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_DIR)" $(BIN)/ansible-galaxy collection install \
+	        --offline --force --no-deps -p "$(COLLECTIONS_DIR)" "$$out/$(notdir $(TARBALL))" >/dev/null && \
+	    mkdir -p "$(dir $(TARBALL))" && cp "$$out/$(notdir $(TARBALL))" "$(TARBALL).tmp.$$$$" && \
+	    mv -f "$(TARBALL).tmp.$$$$" "$(TARBALL)"
+	@echo "collection mailrelay.exchange $(VERSION) built ($(TARBALL)) and installed into $(COLLECTIONS_DIR)"
 
 lab: setup collection ## bring up the lab and configure the relay in it with playbooks/site.yml
 	cd $(ROOT) && $(BIN)/molecule create -s $(LAB_SCENARIO)
