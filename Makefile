@@ -19,7 +19,7 @@ TARBALL := .build/collection/mailrelay-exchange-$(VERSION).tar.gz
 SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 # Every Molecule scenario, in a stable order; `make molecule SCENARIOS=relay` runs one.
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-LAB_SCENARIO ?= relay
+LAB_SCENARIO ?= site
 
 .PHONY: help setup lab lab-destroy collection ee-context lint sanity unit molecule test list-scenarios clean
 

@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
 # Print how to use the lab that `make lab` brought up.
 set -euo pipefail
-scenario="${1:-relay}"
+scenario="${1:-site}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/containers.conf}"
-relay="$(podman ps --format '{{.Names}}' | grep -E "^${scenario}-deb1[23]$|^relay" | head -n1 || true)"
+case "$scenario" in
+    site)  relay=10.89.75.11 client=site-client exchange=site-exchange known=user01@example.com
+           extra="  AD (Samba) holds the recipients; add one and refresh:
+    podman exec site-samba samba-tool user add newbie 'Lab-Pass-2026!' --mail-address=newbie@example.com
+    podman exec site-samba ldbmodify -H /var/lib/samba/private/sam.ldb <<<'dn: CN=newbie,CN=Users,DC=corp,DC=example,DC=com
+    changetype: modify
+    add: proxyAddresses
+    proxyAddresses: SMTP:newbie@example.com'
+    .venv/bin/molecule converge -s site     # or: podman exec site-relay1 systemctl start relay-recipients-refresh" ;;
+    relay) relay=10.89.71.11 client=relay-client exchange=relay-exchange known=alice@example.com extra="" ;;
+    *)     echo "no instructions for scenario $scenario"; exit 0 ;;
+esac
 cat <<TXT
 
 The lab is up (Molecule scenario "$scenario"). Containers:
-$(podman ps --format '  {{.Names}}' | sort)
+$(podman ps --format '  {{.Names}}' | grep "^  ${scenario}-" | sort)
 
-Send the relay a message from the internet client (accepted: alice@example.com is listed):
-  podman exec -it ${scenario}-client swaks --server ${relay:-relay-deb12} --to alice@example.com 2>/dev/null || \\
-  podman exec ${scenario}-client python3 /usr/local/bin/smtp-probe --server ${relay:-relay-deb12} --rcpt alice@example.com
+Send the relay ($relay) a message from the internet client; $known is a listed recipient:
+  podman exec $client sh -c 'printf "Subject: hello\\n\\nfirst mail through the relay\\n" > /tmp/hello.eml'
+  podman exec $client python3 /usr/local/bin/smtp-probe --server $relay --starttls \\
+      --rcpt $known --body-file /tmp/hello.eml
 
-Try an unknown recipient (550 5.1.1) and a foreign domain (554 relay access denied):
-  podman exec ${scenario}-client python3 /usr/local/bin/smtp-probe --server ${relay:-relay-deb12} \\
+An unknown recipient (550 5.1.1) and a foreign domain (554 relay access denied):
+  podman exec $client python3 /usr/local/bin/smtp-probe --server $relay \\
       --rcpt nobody@example.com --rcpt someone@foreign.test
 
-See what reached the Exchange stand-in:    podman exec ${scenario}-exchange ls -l /var/spool/mailsink
-Look inside the relay:                     podman exec -it ${relay:-relay-deb12} bash   (postconf -n, postqueue -p, journalctl -u postfix@-)
-Run the checks against this lab:           .venv/bin/molecule verify -s $scenario
-Remove the lab:                            make lab-destroy
+What reached the Exchange stand-in:  podman exec $exchange ls -l /var/spool/mailsink
+Inside the relay:                    podman exec -it ${scenario}-relay1 bash 2>/dev/null || podman exec -it ${scenario}-deb12 bash
+$extra
+Run the scenario's checks:           .venv/bin/molecule verify -s $scenario
+Remove the lab:                      make lab-destroy
 TXT
