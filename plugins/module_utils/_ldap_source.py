@@ -288,7 +288,8 @@ def _tls(validate_certs, ca_file):
     return Tls(validate=ssl.CERT_REQUIRED if validate_certs else ssl.CERT_NONE, ca_certs_file=ca_file)
 
 
-def _connect_one(uri, opts):
+def _connection(uri, opts):
+    """An unopened ldap3 Connection for ``uri`` that decodes search entries lean."""
     tls = _tls(opts["validate_certs"], opts["ca_file"])
     server = Server(uri, get_info=NONE, tls=tls, connect_timeout=opts["timeout"])
     kwargs = dict(
@@ -296,6 +297,11 @@ def _connect_one(uri, opts):
         auto_referrals=False,
         read_only=True,
         receive_timeout=opts["timeout"],
+        # ldap3 would add an empty list under entry["attributes"] for every
+        # requested attribute an entry lacks (userAccountControl on a group or
+        # contact); lean entries carry no "attributes", and the export needs no
+        # empty lists.
+        return_empty_attributes=False,
     )
     if opts["sasl_mechanism"]:
         kwargs.update(authentication=SASL, sasl_mechanism=GSSAPI)
@@ -305,6 +311,11 @@ def _connect_one(uri, opts):
         kwargs.update(authentication=ANONYMOUS)
     conn = Connection(server, **kwargs)
     lean_search_entries(conn)
+    return conn
+
+
+def _connect_one(uri, opts):
+    conn = _connection(uri, opts)
     try:
         conn.open()
         if opts["start_tls"] and not conn.start_tls(read_server_info=False):

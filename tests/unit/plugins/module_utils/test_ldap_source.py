@@ -260,6 +260,24 @@ def test_lean_decoding_gives_the_dn_and_raw_values_ldap3_gives():
 
 
 @pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
+def test_lean_entries_survive_ldap3s_post_processing_when_a_requested_attribute_is_missing():
+    # Against Samba: userAccountControl is requested (exclude_disabled) but
+    # groups and contacts have none; ldap3 then filled entry["attributes"],
+    # which lean entries lack, and the export died with KeyError 'attributes'.
+    from ldap3.strategy.base import RESPONSE_COMPLETE
+
+    conn = ls._connection("ldap://127.0.0.1", OPTS)
+    message = ber_search_entry("CN=Group 1,OU=Groups,DC=corp,DC=example,DC=com", [("proxyAddresses", [b"SMTP:g1@example.com"])])
+    group = ls.lean_entry(message["payload"])
+    done = dict(type="searchResDone", result=0, description="success", dn="", message="", referrals=None)
+    conn.strategy._outstanding = {1: dict(type="searchRequest", attributes=["proxyAddresses", "userAccountControl"])}
+    conn.strategy._get_response = lambda message_id, timeout: [group, done, RESPONSE_COMPLETE]
+    response, result = conn.strategy.get_response(1)[:2]
+    assert result["result"] == 0
+    assert response[0]["raw_attributes"] == {"proxyAddresses": [b"SMTP:g1@example.com"]}
+
+
+@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
 def test_other_messages_and_unreadable_entries_go_to_ldap3s_decoder():
     conn = stock_connection()
     seen = []
