@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# make bench: run the benchmarks of issue 6 in one Podman container (bench-lab)
+# and write docs/benchmarks.md. Everything runs over that container's loopback.
+# Environment: BENCH_SIZES, BENCH_REPS, BENCH_MAP_SIZES, BENCH_ATTACK_SECONDS,
+# BENCH_SECTIONS
+# (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the container.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
+IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
+NAME=bench-lab
+PY="$ROOT/.venv/bin/python"
+SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))')"
+OUT="$ROOT/.build/bench"
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*"; }
+
+load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+started=$(date +%s)
+log "load average at start: $load_at_start"
+
+podman rm -f "$NAME" >/dev/null 2>&1 || true
+cleanup() { [ "${BENCH_KEEP:-0}" = 1 ] || podman rm -f "$NAME" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+podman run -d --name "$NAME" --hostname bench-lab.example.net "$IMAGE" sleep infinity >/dev/null
+
+log "installing slapd, Postfix and the map types in $NAME"
+podman exec -i -e DEBIAN_FRONTEND=noninteractive "$NAME" bash -s <<'SETUP'
+set -euo pipefail
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends slapd ldap-utils postfix postfix-cdb postfix-lmdb \
+    postfix-ldap python3-ldap3 time procps >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }
+SETUP
+
+# The module runs from a copy of the collection's plugins with the venv's
+# ansible module_utils beside it, the same code Ansible would ship to a host.
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"; cleanup' EXIT
+mkdir -p "$stage/lib/ansible_collections/mailrelay/exchange" "$stage/lib/ansible"
+cp -r "$ROOT/plugins" "$stage/lib/ansible_collections/mailrelay/exchange/"
+cp -r "$SITE/ansible/__init__.py" "$SITE/ansible/release.py" "$SITE/ansible/_vendor" \
+    "$SITE/ansible/module_utils" "$stage/lib/ansible/"
+cp "$ROOT"/bench/*.py "$ROOT"/bench/*.awk "$stage/"
+find "$stage" -name __pycache__ -prune -exec rm -rf {} +
+podman exec "$NAME" mkdir -p /opt/bench
+podman cp "$stage/." "$NAME:/opt/bench/"
+
+limits="$("$PY" -c 'import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(json.dumps({k: v for k, v in d.items() if "limit" in k or "sleep" in k}))' \
+    "$ROOT/roles/postfix_relay/defaults/main.yml")"
+
+log "running bench/bench.py in $NAME"
+podman exec -e BENCH_LOAD_AT_START="$load_at_start" -e BENCH_ROLE_LIMITS="$limits" \
+    ${BENCH_SIZES:+-e BENCH_SIZES="$BENCH_SIZES"} ${BENCH_REPS:+-e BENCH_REPS="$BENCH_REPS"} \
+    ${BENCH_MAP_SIZES:+-e BENCH_MAP_SIZES="$BENCH_MAP_SIZES"} \
+    ${BENCH_ATTACK_SECONDS:+-e BENCH_ATTACK_SECONDS="$BENCH_ATTACK_SECONDS"} \
+    ${BENCH_SECTIONS:+-e BENCH_SECTIONS="$BENCH_SECTIONS"} \
+    "$NAME" python3 /opt/bench/bench.py
+
+mkdir -p "$OUT"
+podman cp "$NAME:/var/bench/results.json" "$OUT/results.json"
+"$PY" "$ROOT/bench/report.py" "$OUT/results.json" "$ROOT/docs/benchmarks.md" "$(( $(date +%s) - started ))"
+log "docs/benchmarks.md written ($(( $(date +%s) - started )) s in all)"
