@@ -134,9 +134,9 @@ options:
     default: cdb
   compile:
     description:
-      - Compile the table with C(postmap). With V(false) only the map source at O(map_path) is written
+      - "Compile the table with C(postmap). With V(false) only the map source at O(map_path) is written
         (atomically, after the same gate): a staging copy on an export host without Postfix, which the
-        relays then read with O(format=map). O(reload) is not done then.
+        relays then read with O(format=map). O(reload) is not done then."
     type: bool
     default: true
     version_added: 0.1.0
