@@ -21,7 +21,7 @@ SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 LAB_SCENARIO ?= site
 
-.PHONY: help setup lab lab-destroy collection ee-context lint sanity unit molecule test list-scenarios clean
+.PHONY: help setup lab lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ lab-destroy: ## remove the lab containers
 
 ee-context: collection ## build context for the AWX execution environment (ansible-builder create)
 	lab/check-ee.sh
+
+docs: collection ## every plugin's and role's documentation renders with ansible-doc
+	$(BIN)/ansible-doc mailrelay.exchange.relay_recipient_map >/dev/null
+	for f in mail_domains smtp_nexthops postfix_networks; do $(BIN)/ansible-doc -t filter mailrelay.exchange.$$f >/dev/null; done
+	for r in postfix_relay firewall relay_recipients; do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
+	@echo "ansible-doc renders the module, the filters and the roles"
 
 lint: ## ansible-lint (production profile) and yamllint
 	$(BIN)/ansible-lint --offline

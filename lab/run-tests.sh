@@ -25,6 +25,7 @@ stage lint make --no-print-directory lint
 stage sanity make --no-print-directory sanity
 stage unit make --no-print-directory unit
 make --no-print-directory collection >/dev/null
+stage docs make --no-print-directory docs
 stage ee-context lab/check-ee.sh
 # A scenario that fails is run once more from scratch (MOLECULE_RETRIES, default 1):
 # the lab depends on a package mirror and a loaded machine. A pass on the second
