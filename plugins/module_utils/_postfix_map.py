@@ -75,10 +75,15 @@ def _keep_previous(live, prev):
 def _write_temp_source(map_path, source_text):
     directory = os.path.dirname(map_path) or "."
     fd, tmp_source = tempfile.mkstemp(prefix=os.path.basename(map_path) + ".new.", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-        stream.write(source_text)
-        stream.flush()
-        os.fsync(stream.fileno())
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            stream.write(source_text)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except BaseException:
+        # A full disk fails the write: the half-written file must not keep the space.
+        _remove(tmp_source)
+        raise
     return tmp_source
 
 
@@ -115,6 +120,7 @@ def build_and_swap(map_path, map_type, source_text, compile_map, set_attributes,
     except OSError as exc:
         raise MapBuildError("cannot write the map beside %s: %s" % (map_path, exc))
     finally:
-        for path in (tmp_compiled, tmp_source):
-            if path is not None:
-                _remove(path)
+        # postmap writes <file>.tmp and renames it; a killed postmap leaves that behind.
+        leftovers = (tmp_compiled, tmp_compiled + ".tmp") if tmp_compiled else ()
+        for path in leftovers + ((tmp_source,) if tmp_source else ()):
+            _remove(path)

@@ -592,7 +592,7 @@ def main():
 
     set_attributes = file_attributes(module)
     if content_changed:
-        result["changed"] = True
+        # changed only once the new map is in place: a failed build changed nothing.
         if not module.check_mode:
             try:
                 result["backup_files"] = postfix_map.build_and_swap(
@@ -605,6 +605,7 @@ def main():
                 )
             except postfix_map.MapBuildError as exc:
                 module.fail_json(msg="%s; live map kept" % exc, **result)
+        result["changed"] = True
     else:
         for path in (map_file, map_path):
             if path is not None:

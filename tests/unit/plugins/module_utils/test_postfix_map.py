@@ -169,3 +169,34 @@ def test_lookups_during_rebuilds_never_see_a_partial_or_missing_table(tmp_path, 
         thread.join()
     assert lookups[0] > 4
     assert failures == []
+
+
+def test_a_killed_postmap_leaves_no_half_written_table(tmp_path):
+    live = tmp_path / "rr"
+    live.write_text("old@example.com\tOK\n")
+    before = sorted(os.listdir(str(tmp_path)))
+
+    def killed(arg):
+        # postmap builds <file>.cdb.tmp and dies before it renames it (SIGKILL: rc 137).
+        with open(pm.compiled_path(arg.split(":", 1)[1], "cdb") + ".tmp", "w") as stream:
+            stream.write("half a table")
+        return 137, "", ""
+
+    with pytest.raises(pm.MapBuildError, match="rc=137"):
+        pm.build_and_swap(str(live), "cdb", "new@example.com\tOK\n", killed, chmod_644, True)
+    assert sorted(os.listdir(str(tmp_path))) == before
+
+
+def test_a_full_disk_leaves_no_temporary_source(tmp_path, monkeypatch):
+    live = tmp_path / "rr"
+    live.write_text("old@example.com\tOK\n")
+    before = sorted(os.listdir(str(tmp_path)))
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pm.os, "fsync", no_space)
+    with pytest.raises(pm.MapBuildError, match="No space left on device"):
+        pm.build_and_swap(str(live), "cdb", "new@example.com\tOK\n", lambda arg: (0, "", ""), chmod_644, True)
+    assert sorted(os.listdir(str(tmp_path))) == before
+    assert live.read_text() == "old@example.com\tOK\n"
