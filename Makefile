@@ -21,7 +21,7 @@ SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 LAB_SCENARIO ?= site
 
-.PHONY: help setup lab lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios clean
+.PHONY: help setup lab lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ test: ## everything: lint, sanity, unit tests, all Molecule scenarios (summary l
 
 list-scenarios:
 	@echo $(SCENARIOS)
+
+bench: ## measure export, map types, dictionary attack (about 10-20 min) and write docs/benchmarks.md
+	bench/run.sh
 
 clean: ## remove build output (not the venv or the images)
 	rm -rf .build .collections tests/output

@@ -180,7 +180,7 @@ def setup_slapd(sizes):
         os.unlink(ldif)
         log("slapadd %d users: %.1f s" % (n, loads[n]))
     sh("slapd -F %s -h '%s/ ldapi:///'" % (SLAPD_CONF, LDAP_URI))
-    for _ in range(50):
+    for _unused in range(50):
         if sh("ldapsearch -x -H %s -s base -b '' -LLL 1.1" % LDAP_URI, check=False) != "":
             break
         time.sleep(0.2)
@@ -268,7 +268,7 @@ def section_export():
                     mod_t.append(wall)
                     mod_rss.append(rss)
                 else:
-                    wall, rss, _ = timed(command)
+                    wall, rss, _unused = timed(command)
                     c_t.append(wall)
                     c_rss.append(rss)
             note("export", module_command(args))
@@ -378,7 +378,7 @@ def section_noop(export_rows):
     n = NOOP_N
     mdir = fresh_dir("%s/noop" % WORK)
     args = module_args(n, mdir + "/relay_recipients", reload=True)
-    _, _, first = run_module(args)
+    _unused, _unused, first = run_module(args)
     if not (first["changed"] and first["reloaded"]):
         raise RuntimeError("first build did not change and reload: %s" % first)
     time.sleep(1.5)
@@ -387,7 +387,7 @@ def section_noop(export_rows):
                   listing=sorted(os.listdir(mdir)))
     times = []
     changed = reloaded = False
-    for _ in range(REPS):
+    for _unused in range(REPS):
         wall, rss, result = run_module(args)
         times.append(wall)
         changed = changed or result["changed"]
@@ -424,16 +424,16 @@ def section_map_types():
             sh("mkdir -p %s && cp %s %s" % (os.path.dirname(source), keys, source))
             spec = "%s:%s" % (map_type, source)
             build = []
-            for _ in range(3):
+            for _unused in range(3):
                 sh("rm -f %s%s" % (source, SUFFIXES[map_type]))
-                wall, _, _ = timed("postmap %s" % spec)
+                wall, _unused, _unused = timed("postmap %s" % spec)
                 build.append(wall)
             note("maps", "postmap %s" % spec)
             lookups = {}
             for kind in ("hits", "misses"):
                 walls = []
-                for _ in range(3):
-                    wall, _, out = timed("sh -c 'postmap -q - %s < %s.%s | wc -l'" % (spec, keys, kind))
+                for _unused in range(3):
+                    wall, _unused, out = timed("sh -c 'postmap -q - %s < %s.%s | wc -l'" % (spec, keys, kind))
                     walls.append(wall)
                 found = int(out.strip())
                 if found != (queries if kind == "hits" else 0):
@@ -444,7 +444,7 @@ def section_map_types():
             smtpd = {}
             for kind, suffix in (("hits", "bench@example.com"), ("misses", "nobody@example.com")):
                 rates = []
-                for _ in range(3):
+                for _unused in range(3):
                     out = json.loads(sh("python3 %s/smtp_load.py rcpt --suffix %s --keys %d --count 10000 --random"
                                         % (ROOT, suffix, n)))
                     want = "250" if kind == "hits" else "550"
@@ -542,7 +542,7 @@ def section_attack():
     for name, spec in (("static", static), ("ldap", ldap)):
         for limited in (False, True):
             postfix_reload(dict(relay_recipient_maps=spec, **(limits_on() if limited else limits_off())))
-            runs = [attack_once(spec, limited, ATTACK_SECONDS) for _ in range(reps)]
+            runs = [attack_once(spec, limited, ATTACK_SECONDS) for _unused in range(reps)]
             key = "%s_%s" % (name, "on" if limited else "off")
             results[key] = dict(
                 runs=runs, per_second=median([r["per_second"] for r in runs]),
@@ -556,7 +556,7 @@ def section_attack():
                 % (key, results[key]["per_second"], results[key]["slapd_searches"], results[key]["legit_median_ms"],
                    results[key]["legit_accepted"], results[key]["legit_sent"]))
         postfix_reload(dict(relay_recipient_maps=spec, **limits_on()))
-        runs = [quiet_once(ATTACK_SECONDS) for _ in range(reps)]
+        runs = [quiet_once(ATTACK_SECONDS) for _unused in range(reps)]
         results["%s_quiet" % name] = dict(
             runs=runs, legit_median_ms=median([r["legit"]["median_ms"] for r in runs]),
             legit_p95_ms=median([r["legit"]["p95_ms"] for r in runs]),

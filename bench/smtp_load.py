@@ -66,7 +66,7 @@ def rcpt_mode(args):
         session.send("MAIL FROM:<bench@bench.example.net>",
                      *["RCPT TO:<%d%s>" % (i, args.suffix) for i in numbers], "RSET")
         session.reply()
-        for _ in range(batch):
+        for _unused in range(batch):
             code = session.reply()
             codes[code] = codes.get(code, 0) + 1
         session.reply()
@@ -86,7 +86,7 @@ def one_message(args, number):
         session.send("EHLO legit.example.net")
         codes.append(session.reply())
         session.send("MAIL FROM:<partner@legit.example.net>", "RCPT TO:<%s>" % args.rcpt, "DATA")
-        codes.extend(session.reply() for _ in range(3))
+        codes.extend(session.reply() for _unused in range(3))
         if codes[-1] == 354:
             session.send("Subject: bench %d" % number, "", "valid mail under attack", ".")
             codes.append(session.reply())

@@ -333,5 +333,6 @@ def main():
     print(json.dumps({k: summary[k] for k in ("objects", "entries", "refused_count", "dropped_by_domain",
                                               "entries_after_delete")}))
 
+
 if __name__ == "__main__":
     main()
