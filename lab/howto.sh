@@ -7,11 +7,12 @@ case "$scenario" in
     site)  relay=10.89.75.11 client=site-client exchange=site-exchange known=user01@example.com
            extra="  AD (Samba) holds the recipients; add one and refresh:
     podman exec site-samba samba-tool user add newbie 'Lab-Pass-2026!' --mail-address=newbie@example.com
-    podman exec site-samba ldbmodify -H /var/lib/samba/private/sam.ldb <<<'dn: CN=newbie,CN=Users,DC=corp,DC=example,DC=com
+    podman exec -i site-samba ldbmodify -H /var/lib/samba/private/sam.ldb <<<'dn: CN=newbie,CN=Users,DC=corp,DC=example,DC=com
     changetype: modify
     add: proxyAddresses
     proxyAddresses: SMTP:newbie@example.com'
-    .venv/bin/molecule converge -s site     # or: podman exec site-relay1 systemctl start relay-recipients-refresh" ;;
+    .venv/bin/molecule converge -s site     # the refresh for both relays (one export)
+    podman exec site-relay1 systemctl start relay-recipients-refresh   # or relay1's own timer job" ;;
     relay) relay=10.89.71.11 client=relay-client exchange=relay-exchange known=alice@example.com extra="" ;;
     *)     echo "no instructions for scenario $scenario"; exit 0 ;;
 esac
