@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailrelay.exchange.plugins.module_utils._postfix_map import SUFFIXES, compiled_path
 from ansible_collections.mailrelay.exchange.plugins.module_utils._hosts import (
     HostError,
     mail_domains,
@@ -25,6 +26,13 @@ def _wrap(func):
     return run
 
 
+def postfix_map_file(map_path, map_type):
+    """The compiled file Postfix opens for ``map_type:map_path`` (the module's rule)."""
+    if map_type not in SUFFIXES:
+        raise HostError("map type %r is not one of %s" % (map_type, ", ".join(sorted(SUFFIXES))))
+    return compiled_path(map_path, map_type)
+
+
 class FilterModule:
     """mailrelay.exchange filters."""
 
@@ -33,4 +41,5 @@ class FilterModule:
             "mail_domains": _wrap(mail_domains),
             "smtp_nexthops": _wrap(smtp_nexthops),
             "postfix_networks": _wrap(lambda values: [postfix_network(v) for v in values]),
+            "postfix_map_file": _wrap(postfix_map_file),
         }

@@ -10,7 +10,7 @@ FILTERS = FilterModule().filters()
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"mail_domains", "smtp_nexthops", "postfix_networks"}
+    assert set(FILTERS) == {"mail_domains", "smtp_nexthops", "postfix_networks", "postfix_map_file"}
 
 
 def test_filter_errors_become_ansible_errors():
@@ -25,3 +25,11 @@ def test_filter_errors_become_ansible_errors():
 def test_filters_return_postfix_values():
     assert FILTERS["postfix_networks"](["2001:db8::1"]) == ["[2001:db8::1]/128"]
     assert FILTERS["smtp_nexthops"](["10.1.1.1"], 2525)[0]["nexthop"] == "[10.1.1.1]:2525"
+
+
+def test_postfix_map_file_follows_the_module_rule():
+    assert FILTERS["postfix_map_file"]("/etc/postfix/transport", "cdb") == "/etc/postfix/transport.cdb"
+    assert FILTERS["postfix_map_file"]("/etc/aliases", "hash") == "/etc/aliases.db"
+    assert FILTERS["postfix_map_file"]("/etc/aliases", "lmdb") == "/etc/aliases.lmdb"
+    with pytest.raises(AnsibleFilterError, match="map type 'btree' is not one of cdb, hash, lmdb"):
+        FILTERS["postfix_map_file"]("/etc/aliases", "btree")
