@@ -6,11 +6,11 @@
 PRIVATE: this module is an implementation detail of the ``mailrelay.exchange``
 collection. It is not a public API and may change without notice.
 
-The search is paged and processed page by page, so memory does not grow with
-the directory beyond the final address set. A search counts as complete only
-when the server returns an empty paged-results cookie, and the result code of
-every page is checked: ldap3 does not raise on sizeLimitExceeded or
-timeLimitExceeded, it hands back the truncated page as if it were the end.
+The search is paged and processed page by page, so memory holds one page at a
+time. A search counts as complete only when the server returns an empty
+paged-results cookie, and the result code of every page is checked: ldap3 does
+not raise on sizeLimitExceeded or timeLimitExceeded, it hands back the
+truncated page as if it were the end.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,8 +21,9 @@ import ssl
 import traceback
 
 try:
-    from ldap3 import ANONYMOUS, GSSAPI, NONE, SASL, SIMPLE, SUBTREE, Connection, Server, Tls
+    from ldap3 import ANONYMOUS, GSSAPI, NONE, SASL, SIMPLE, SUBTREE, SYNC, Connection, Server, Tls
     from ldap3.core.exceptions import LDAPException
+    from ldap3.utils.asn1 import decode_message_fast
 except ImportError:
     HAS_LDAP3 = False
     LDAP3_IMPORT_ERROR = traceback.format_exc()
@@ -149,7 +150,7 @@ def iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit=0
                 paged_size=page_size,
                 paged_cookie=cookie,
             )
-        except LDAPException as exc:
+        except (LDAPException, LdapSourceError) as exc:
             raise LdapSourceError("search under %r failed on page %d: %s" % (base_dn, page, exc))
         result = conn.result or {}
         problem = result_problem(result, base_dn, page)
@@ -167,7 +168,7 @@ def _decode(value):
 
 def _values(raw_attributes, name):
     for key, values in raw_attributes.items():
-        if key.lower() == name:
+        if _decode(key).lower() == name:
             return [_decode(v) for v in values]
     return []
 
@@ -182,6 +183,15 @@ def is_disabled(raw_attributes):
     return False
 
 
+def decode_values(values):
+    """``values`` (bytes) as text; undecodable bytes become U+FFFD, which validation refuses."""
+    joined = b"\n".join(values)
+    if joined.isascii() and joined.count(b"\n") == len(values) - 1:
+        # The common case in two C calls instead of one decode per value.
+        return joined.decode("ascii").split("\n")
+    return [_decode(value) for value in values]
+
+
 class _Source:
     """``DN (attribute)``, formatted only when a refusal is reported."""
 
@@ -192,7 +202,60 @@ class _Source:
         self.attribute = attribute
 
     def __str__(self):
-        return "%s (%s)" % (self.dn, self.attribute)
+        return "%s (%s)" % (_decode(self.dn), _decode(self.attribute))
+
+
+_TYPED_NAMES = frozenset(name.encode("ascii") for name in TYPED_ATTRIBUTES)
+
+
+class RawPage:
+    """The entries of one page as the export needs them.
+
+    Values are kept per kind (typed ``TYPE:address`` values and plain ``mail``
+    values) in flat lists, each value with the index of its (DN, attribute) in
+    ``owners``, so the collector can check a whole page at once and still name
+    the entry a refused value came from.
+    """
+
+    __slots__ = ("entries", "disabled", "typed", "typed_owner", "plain", "plain_owner", "owners", "references")
+
+    def __init__(self):
+        self.entries = 0
+        self.disabled = 0
+        self.typed = []
+        self.typed_owner = []
+        self.plain = []
+        self.plain_owner = []
+        self.owners = []
+        self.references = []
+
+    def add_entry(self, dn, attributes, exclude_disabled):
+        """Add one entry: ``dn`` and ``attributes`` [(name, [value, ...]), ...], as bytes."""
+        self.entries += 1
+        if exclude_disabled and is_disabled(dict(attributes)):
+            self.disabled += 1
+            return
+        for name, values in attributes:
+            lowered = name.lower()
+            if lowered in _TYPED_NAMES:
+                target, owner = self.typed, self.typed_owner
+            elif lowered == b"mail":
+                target, owner = self.plain, self.plain_owner
+            else:
+                continue
+            if values:
+                owner += [len(self.owners)] * len(values)
+                self.owners.append((dn, lowered))
+                target += values
+
+    def source_finder(self, owner):
+        owners = self.owners
+
+        def source_at(index):
+            dn, attribute = owners[owner[index]]
+            return _Source(dn, attribute)
+
+        return source_at
 
 
 class ExportStats:
@@ -201,87 +264,249 @@ class ExportStats:
         self.entries = 0
         self.disabled_skipped = 0
         self.references = []
+        self.wire_reader = False
+
+
+def feed_page(page, collector, stats):
+    """Hand one RawPage to a RecipientCollector."""
+    stats.entries += page.entries
+    stats.disabled_skipped += page.disabled
+    stats.references.extend(page.references)
+    collector.add_typed_batch(decode_values(page.typed), page.source_finder(page.typed_owner))
+    collector.add_plain_batch(decode_values(page.plain), page.source_finder(page.plain_owner))
+
+
+def page_of_responses(entries, exclude_disabled):
+    """A RawPage from ldap3's response dicts (the path without the wire reader)."""
+    page = RawPage()
+    for entry in entries:
+        if entry.get("type") == "searchResRef":
+            page.references.extend(entry.get("uri") or [])
+        elif entry.get("type") == "searchResEntry":
+            raw = entry.get("raw_attributes") or {}
+            attributes = [(key.encode("utf-8"), [bytes(v) for v in values]) for key, values in raw.items()]
+            page.add_entry(entry.get("dn", "").encode("utf-8"), attributes, exclude_disabled)
+    return page
 
 
 def feed_entries(entries, collector, stats, exclude_disabled):
     """Feed one page of ldap3 response dicts into a RecipientCollector."""
-    for entry in entries:
-        if entry.get("type") == "searchResRef":
-            stats.references.extend(entry.get("uri") or [])
-            continue
-        if entry.get("type") != "searchResEntry":
-            continue
-        stats.entries += 1
-        raw = entry.get("raw_attributes") or {}
-        if exclude_disabled and is_disabled(raw):
-            stats.disabled_skipped += 1
-            continue
-        dn = entry.get("dn", "")
-        # One pass over the entry's attributes; the source label is only built
-        # for a value that is refused (see RecipientCollector.refuse).
-        for key, values in raw.items():
-            name = key.lower()
-            if name in TYPED_ATTRIBUTES:
-                add = collector.add_typed
-            elif name == "mail":
-                add = collector.add_plain
-            else:
-                continue
-            source = _Source(dn, name)
-            for value in values:
-                add(_decode(value), source)
+    feed_page(page_of_responses(entries, exclude_disabled), collector, stats)
 
 
 def export(conn, base_dns, search_filter, attributes, page_size, collector, exclude_disabled, time_limit=0):
     """Run the paged search under every base DN into ``collector``."""
     stats = ExportStats()
+    reader = read_searches_off_the_wire(conn, exclude_disabled)
     for base_dn in base_dns:
         for entries in iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit):
             stats.pages += 1
-            feed_entries(entries, collector, stats, exclude_disabled)
+            if isinstance(entries, RawPage):
+                feed_page(entries, collector, stats)
+            else:
+                feed_entries(entries, collector, stats, exclude_disabled)
+    stats.wire_reader = reader is not None
     return stats
 
 
-SEARCH_RES_ENTRY = 4
+# Reading search responses off the wire -------------------------------------
+#
+# ldap3 decodes every message with a generic BER decoder into nested lists and
+# then into dicts; for a directory of 100,000 recipients that is most of the
+# export's time. The reader below takes over only the receiving side of a
+# search: ldap3 still encodes and sends the request (filter, paged-results
+# control, message ID), and the final searchResDone, or any message other than
+# an entry or a reference, still goes through ldap3's decoder, so result codes,
+# referrals and the paging cookie are read exactly as before.
+
+_SEQUENCE, _SET, _OCTET_STRING, _INTEGER = 0x30, 0x31, 0x04, 0x02
+_SEARCH_RES_ENTRY, _SEARCH_RES_REF = 0x64, 0x73
+RECEIVE_SIZE = 1 << 16
 
 
-def lean_entry(payload):
-    """A searchResEntry from ldap3's fast BER decoder as the export needs it.
+class ProtocolError(LdapSourceError):
+    """A response that is not well-formed BER: none of the data can be trusted."""
 
-    ldap3 also builds a second, formatted copy of every attribute (one Unicode
-    conversion and a case-insensitive dict per entry), which the export never
-    reads; skipping it halves the client's time for a large directory.
+
+def _long_length(buf, pos):
+    """(length, position after it) of a long-form BER length whose first byte is at ``pos``."""
+    count = buf[pos] & 0x7F
+    if not 0 < count <= 4:
+        raise ProtocolError("unsupported BER length byte 0x%02x" % buf[pos])
+    end = pos + 1 + count
+    if end > len(buf):
+        raise IndexError("length runs past the data")
+    return int.from_bytes(buf[pos + 1:end], "big"), end
+
+
+def _tlv(buf, pos, tag, what):
+    """Check the tag at ``pos``; return (content start, content end)."""
+    if buf[pos] != tag:
+        raise ProtocolError("%s: expected tag 0x%02x, found 0x%02x" % (what, tag, buf[pos]))
+    length = buf[pos + 1]
+    if length < 0x80:
+        return pos + 2, pos + 2 + length
+    length, start = _long_length(buf, pos + 1)
+    return start, start + length
+
+
+def parse_entry(buf, pos, end):
+    """The DN and attributes of the searchResEntry whose content is ``buf[pos:end]``.
+
+    Returns (dn, [(attribute type, [value, ...]), ...]) as bytes. Every length
+    is checked against its container, so a response that does not add up
+    raises ProtocolError instead of yielding misread values. The values are
+    the bulk of the data, so their tag and length are read in line (_tlv's
+    work, short form here, _long_length for the long one).
     """
-    return {
-        "type": "searchResEntry",
-        "dn": payload[0][3].decode("utf-8", "replace"),
-        "raw_attributes": {
-            attribute[3][0][3].decode("utf-8", "replace"): [bytes(value[3]) for value in attribute[3][1][3]]
-            for attribute in payload[1][3]
-        },
-    }
+    start, stop = _tlv(buf, pos, _OCTET_STRING, "entry DN")
+    dn = buf[start:stop]
+    pos, attributes_end = _tlv(buf, stop, _SEQUENCE, "attribute list")
+    if attributes_end != end:
+        raise ProtocolError("entry %r: the attribute list does not end with the entry" % dn)
+    attributes = []
+    while pos < end:
+        # PartialAttribute ::= SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING }
+        pos, attribute_end = _tlv(buf, pos, _SEQUENCE, "attribute")
+        start, stop = _tlv(buf, pos, _OCTET_STRING, "attribute type")
+        name = buf[start:stop]
+        pos, values_end = _tlv(buf, stop, _SET, "attribute values")
+        if values_end != attribute_end:
+            raise ProtocolError("entry %r: the values of %r do not end with the attribute" % (dn, name))
+        values = []
+        while pos < values_end:
+            if buf[pos] != _OCTET_STRING:
+                raise ProtocolError("entry %r: a value of %r is not an octet string" % (dn, name))
+            length = buf[pos + 1]
+            if length < 0x80:
+                pos += 2
+            else:
+                length, pos = _long_length(buf, pos + 1)
+            values.append(buf[pos:pos + length])
+            pos += length
+        if pos != values_end:
+            raise ProtocolError("entry %r: the values of %r overrun the attribute" % (dn, name))
+        attributes.append((name, values))
+    if pos != end:
+        raise ProtocolError("entry %r: the attributes overrun the entry" % dn)
+    return dn, attributes
 
 
-def lean_search_entries(conn):
-    """Decode search entries of ``conn`` with lean_entry; other messages as ldap3 does.
+def parse_reference(buf, pos, end):
+    """The URIs of the searchResRef whose content is ``buf[pos:end]``."""
+    uris = []
+    while pos < end:
+        start, pos = _tlv(buf, pos, _OCTET_STRING, "reference URI")
+        uris.append(buf[start:pos].decode("utf-8", "replace"))
+    if pos != end:
+        raise ProtocolError("a search reference overruns its message")
+    return uris
 
-    A message lean_entry cannot read goes to ldap3's own decoder, so a change
-    in ldap3's internals costs speed, not correctness.
+
+class WireSearchReader:
+    """Installed as a connection's ``post_send_search``: reads one search's answer.
+
+    Entries and references go into a RawPage that becomes ``conn.response``;
+    the searchResDone, decoded by ldap3, becomes ``conn.result``.
+    """
+
+    def __init__(self, conn, exclude_disabled, decode_message):
+        self.conn = conn
+        self.exclude_disabled = exclude_disabled
+        self.decode_message = decode_message
+
+    def _receive(self):
+        try:
+            data = self.conn.socket.recv(RECEIVE_SIZE)
+        except (OSError, AttributeError) as exc:
+            raise LdapSourceError("receiving search results failed: %s" % (exc or type(exc).__name__))
+        if not data:
+            raise LdapSourceError("the server closed the connection in the middle of a search")
+        return data
+
+    def __call__(self, message_id):
+        page = RawPage()
+        buf = b""
+        pos = 0
+        while True:
+            try:
+                start, end = _tlv(buf, pos, _SEQUENCE, "LDAP message")
+                if end > len(buf):
+                    raise IndexError("message incomplete")
+            except IndexError:
+                buf = buf[pos:] + self._receive()
+                pos = 0
+                continue
+            try:
+                done = self._message(buf, pos, start, end, message_id, page)
+            except IndexError:
+                raise ProtocolError("a message of %d bytes ends in the middle of a value" % (end - pos))
+            pos = end
+            if done:
+                if pos != len(buf):
+                    raise ProtocolError("%d bytes arrived after the end of the search" % (len(buf) - pos))
+                outstanding = getattr(self.conn.strategy, "_outstanding", None)
+                if isinstance(outstanding, dict):
+                    outstanding.pop(message_id, None)
+                self.conn.response = page
+                return []
+
+    def _message(self, buf, pos, start, end, message_id, page):
+        """Handle one whole message; True when it ends the search."""
+        id_start, id_end = _tlv(buf, start, _INTEGER, "message ID")
+        received_id = int.from_bytes(buf[id_start:id_end], "big")
+        tag = buf[id_end]
+        if received_id == message_id and tag in (_SEARCH_RES_ENTRY, _SEARCH_RES_REF):
+            op_start, op_end = _tlv(buf, id_end, tag, "search result")
+            if op_end > end:
+                raise ProtocolError("a search result overruns its message")
+            if tag == _SEARCH_RES_ENTRY:
+                dn, attributes = parse_entry(buf, op_start, op_end)
+                page.add_entry(dn, attributes, self.exclude_disabled)
+            else:
+                page.references.extend(parse_reference(buf, op_start, op_end))
+            return False
+        try:
+            response = self.decode_message(buf[pos:end])
+        except LdapSourceError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise ProtocolError("ldap3 could not decode a response: %s" % exc)
+        if received_id == 0:
+            raise LdapSourceError(
+                "the server ended the session: %s %s"
+                % (response.get("responseName") or "", response.get("message") or response.get("description") or "")
+            )
+        if received_id != message_id:
+            raise ProtocolError("a response to message %d arrived during search %d" % (received_id, message_id))
+        if response.get("type") == "intermediateResponse":
+            return False
+        if response.get("type") != "searchResDone":
+            raise ProtocolError("unexpected %s during a search" % response.get("type"))
+        self.conn.result = response
+        return True
+
+
+def read_searches_off_the_wire(conn, exclude_disabled):
+    """Let ``conn`` hand searches to a WireSearchReader; None where that cannot be done.
+
+    Only a synchronous ldap3 connection without a SASL security layer
+    qualifies (ldap3 supports none for GSSAPI); anything else keeps ldap3's
+    own receiving path, which is slower but gives the same data.
     """
     strategy = getattr(conn, "strategy", None)
-    stock = getattr(strategy, "decode_response_fast", None)
-    if stock is None:
-        return
+    decode_response = getattr(strategy, "decode_response_fast", None)
+    if not HAS_LDAP3 or decode_response is None or getattr(conn, "strategy_type", None) != SYNC:
+        return None
+    if getattr(conn, "sasl_mechanism", None) not in (None, GSSAPI):
+        return None
 
-    def decode(ldap_message):
-        if ldap_message.get("protocolOp") == SEARCH_RES_ENTRY:
-            try:
-                return lean_entry(ldap_message["payload"])
-            except (IndexError, KeyError, TypeError, AttributeError):
-                pass
-        return stock(ldap_message)
+    def decode_message(data):
+        return decode_response(decode_message_fast(data))
 
-    strategy.decode_response_fast = decode
+    reader = WireSearchReader(conn, exclude_disabled, decode_message)
+    conn.post_send_search = reader
+    return reader
 
 
 def _tls(validate_certs, ca_file):
@@ -289,7 +514,7 @@ def _tls(validate_certs, ca_file):
 
 
 def _connection(uri, opts):
-    """An unopened ldap3 Connection for ``uri`` that decodes search entries lean."""
+    """An unopened ldap3 Connection for ``uri``."""
     tls = _tls(opts["validate_certs"], opts["ca_file"])
     server = Server(uri, get_info=NONE, tls=tls, connect_timeout=opts["timeout"])
     kwargs = dict(
@@ -297,10 +522,9 @@ def _connection(uri, opts):
         auto_referrals=False,
         read_only=True,
         receive_timeout=opts["timeout"],
-        # ldap3 would add an empty list under entry["attributes"] for every
+        # Without the wire reader, ldap3 would add an empty list for every
         # requested attribute an entry lacks (userAccountControl on a group or
-        # contact); lean entries carry no "attributes", and the export needs no
-        # empty lists.
+        # contact); the export needs no empty lists.
         return_empty_attributes=False,
     )
     if opts["sasl_mechanism"]:
@@ -309,9 +533,7 @@ def _connection(uri, opts):
         kwargs.update(authentication=SIMPLE, user=opts["bind_dn"], password=opts["bind_password"])
     else:
         kwargs.update(authentication=ANONYMOUS)
-    conn = Connection(server, **kwargs)
-    lean_search_entries(conn)
-    return conn
+    return Connection(server, **kwargs)
 
 
 def _connect_one(uri, opts):

@@ -6,8 +6,8 @@
 PRIVATE: this module is an implementation detail of the ``mailrelay.exchange``
 collection. It is not a public API and may change without notice.
 
-The table is compiled beside the live one under a temporary name and renamed
-into place, so that Postfix never opens a partly written table. The compiled
+The new source and table are built in a private directory beside the live
+ones and renamed into place, so that Postfix never opens a partly written table. The compiled
 file is renamed first and the source second: the source is the record of what
 is live, used by the next run to compare, so it must never claim more than the
 compiled table holds. If a run dies between the two renames, the next run finds
@@ -18,8 +18,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
 import shutil
+import subprocess
 import tempfile
 
 SUFFIXES = {"cdb": ".cdb", "lmdb": ".lmdb", "hash": ".db"}
@@ -27,6 +29,13 @@ SUFFIXES = {"cdb": ".cdb", "lmdb": ".lmdb", "hash": ".db"}
 
 class MapBuildError(Exception):
     """The new table could not be built; the live one is untouched."""
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def compiled_path(map_path, map_type):
@@ -47,13 +56,6 @@ def is_current(map_path, map_type):
         return False
 
 
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def _keep_previous(live, prev):
     """Make ``prev`` a copy of ``live`` (a hard link where possible), atomically."""
     if not os.path.exists(live):
@@ -72,40 +74,215 @@ def _keep_previous(live, prev):
     return True
 
 
-def _write_temp_source(map_path, source_text):
-    directory = os.path.dirname(map_path) or "."
-    fd, tmp_source = tempfile.mkstemp(prefix=os.path.basename(map_path) + ".new.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(source_text)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        # A full disk fails the write: the half-written file must not keep the space.
-        _remove(tmp_source)
-        raise
-    return tmp_source
+# Building the new map source ------------------------------------------------
+#
+# The addresses stream into ``sort -u`` (C locale, a fixed memory buffer,
+# spilling into the work directory), which writes the sorted, duplicate-free
+# source. The module then never holds the address list: its memory stays flat
+# however large the directory, and sort runs on a second core meanwhile.
+
+MAP_VALUE = "OK"
+SORT_BUFFER = "16M"
+CHUNK = 1 << 20
 
 
-def build_and_swap(map_path, map_type, source_text, compile_map, set_attributes, backup):
-    """Compile ``source_text`` beside ``map_path`` and swap it in.
+def _c_locale():
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    return env
 
-    ``compile_map(type_and_path)`` runs postmap and returns (rc, stdout, stderr);
-    with ``compile_map`` None only the source is written (a staging copy on a
-    host without Postfix). ``set_attributes(path)`` applies mode and ownership
-    to a temporary file before it is renamed. Returns the list of backup paths
-    written. Raises MapBuildError; every temporary file is removed on every path.
+
+class WorkDir:
+    """A private directory beside the live map for everything a run writes.
+
+    Named ``<map>.new.XXXXXX``; removed with all it holds when the run ends,
+    whether the new map was installed or not.
     """
-    tmp_source = tmp_compiled = None
+
+    def __init__(self, map_path):
+        directory = os.path.dirname(map_path) or "."
+        try:
+            self.path = tempfile.mkdtemp(prefix=os.path.basename(map_path) + ".new.", dir=directory)
+        except OSError as exc:
+            raise MapBuildError("cannot write beside %s: %s" % (map_path, exc))
+
+    def join(self, name):
+        return os.path.join(self.path, name)
+
+    def remove(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class SortedSource:
+    """A map source written by ``sort -u`` from the addresses handed to add().
+
+    ``path`` holds ``address<TAB>OK`` lines in byte order without duplicates
+    once finish() has returned; a failure raises MapBuildError.
+    """
+
+    def __init__(self, work, name="source", sort_path="sort"):
+        self.path = work.join(name)
+        self._errors = work.join(name + ".sort-errors")
+        self._line_end = "\t%s\n" % MAP_VALUE
+        with open(self._errors, "wb") as errors:
+            try:
+                self._proc = subprocess.Popen(
+                    [sort_path, "-u", "-S", SORT_BUFFER, "-T", work.path, "-o", self.path],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    env=_c_locale(),
+                )
+            except OSError as exc:
+                raise MapBuildError("cannot run sort: %s" % exc)
+
+    def add(self, addresses):
+        """Hand over a list of keys (lower case, without whitespace)."""
+        if not addresses or self._proc.stdin is None:
+            return
+        data = (self._line_end.join(addresses) + self._line_end).encode("utf-8")
+        try:
+            self._proc.stdin.write(data)
+        except OSError:
+            # sort has died; finish() reports why.
+            self._proc.stdin = None
+
+    def finish(self):
+        if self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        rc = self._proc.wait()
+        if rc != 0:
+            with open(self._errors, "rb") as errors:
+                message = errors.read().decode("utf-8", "replace").strip()
+            raise MapBuildError("sort failed (rc=%s): %s" % (rc, message or "no message"))
+        return self.path
+
+    def abort(self):
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+
+def digest_and_count(path):
+    """(sha256 hex digest, number of lines) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    lines = 0
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(CHUNK), b""):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+    return digest.hexdigest(), lines
+
+
+def same_content(path_a, path_b):
+    """True when both files exist and hold the same bytes."""
     try:
-        tmp_source = _write_temp_source(map_path, source_text)
+        if os.path.getsize(path_a) != os.path.getsize(path_b):
+            return False
+        with open(path_a, "rb") as stream_a, open(path_b, "rb") as stream_b:
+            while True:
+                chunk = stream_a.read(CHUNK)
+                if chunk != stream_b.read(CHUNK):
+                    return False
+                if not chunk:
+                    return True
+    except FileNotFoundError:
+        return False
+
+
+def head_keys(path, limit):
+    """The keys of the first ``limit`` lines of a sorted source."""
+    keys = []
+    if limit <= 0:
+        return keys
+    with open(path, "rb") as stream:
+        for line in stream:
+            keys.append(line.split(b"\t", 1)[0].decode("utf-8", "replace"))
+            if len(keys) >= limit:
+                break
+    return keys
+
+
+def normalise_live_source(live_path, work, key_batches, sort_path="sort"):
+    """The keys of the live source (any form a person might have left it in) as a sorted source.
+
+    ``key_batches(stream)`` yields lists of lower-cased keys read from the
+    open live source. Returns the path of the normalised copy.
+    """
+    normalised = SortedSource(work, "live", sort_path)
+    try:
+        with open(live_path, encoding="utf-8", errors="replace", newline="") as stream:
+            for keys in key_batches(stream):
+                normalised.add(keys)
+    except BaseException:
+        normalised.abort()
+        raise
+    return normalised.finish()
+
+
+def compare_sources(old_path, new_path, limit, comm_path="comm"):
+    """Added and removed keys between two sorted sources, via comm.
+
+    Returns (added, removed, added_count, removed_count); the lists hold the
+    first ``limit`` keys in order.
+    """
+    added, removed = [], []
+    added_count = removed_count = 0
+    try:
+        proc = subprocess.Popen(
+            [comm_path, "-3", old_path, new_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_c_locale()
+        )
+    except OSError as exc:
+        raise MapBuildError("cannot run comm: %s" % exc)
+    with proc.stdout:
+        for line in proc.stdout:
+            if line.startswith(b"\t"):
+                added_count += 1
+                if len(added) < limit:
+                    added.append(line[1:].split(b"\t", 1)[0].decode("utf-8", "replace"))
+            else:
+                removed_count += 1
+                if len(removed) < limit:
+                    removed.append(line.split(b"\t", 1)[0].decode("utf-8", "replace"))
+    errors = proc.stderr.read().decode("utf-8", "replace").strip()
+    proc.stderr.close()
+    if proc.wait() != 0:
+        raise MapBuildError("comm failed (rc=%s): %s" % (proc.returncode, errors))
+    return added, removed, added_count, removed_count
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def build_and_swap(map_path, map_type, new_source, compile_map, set_attributes, backup):
+    """Compile the finished source ``new_source`` and swap both into ``map_path``.
+
+    ``new_source`` lies in a WorkDir beside ``map_path`` (the same file
+    system, so the renames are atomic). ``compile_map(type_and_path)`` runs
+    postmap and returns (rc, stdout, stderr); with ``compile_map`` None only
+    the source is installed (a staging copy on a host without Postfix).
+    ``set_attributes(path)`` applies mode and ownership to a new file before it
+    is renamed. Returns the list of backup paths written. Raises MapBuildError;
+    what is left in the work directory is removed with it.
+    """
+    try:
+        _fsync(new_source)
+        new_compiled = None
         if compile_map is not None:
-            tmp_compiled = compiled_path(tmp_source, map_type)
-            rc, out, err = compile_map("%s:%s" % (map_type, tmp_source))
-            if rc != 0 or not os.path.exists(tmp_compiled):
+            new_compiled = compiled_path(new_source, map_type)
+            rc, out, err = compile_map("%s:%s" % (map_type, new_source))
+            if rc != 0 or not os.path.exists(new_compiled):
                 raise MapBuildError("postmap failed (rc=%s): %s" % (rc, (err or out).strip()))
-            set_attributes(tmp_compiled)
-        set_attributes(tmp_source)
+            set_attributes(new_compiled)
+        set_attributes(new_source)
         written = []
         if backup:
             prev_source, prev_compiled = backup_paths(map_path, map_type)
@@ -114,13 +291,8 @@ def build_and_swap(map_path, map_type, source_text, compile_map, set_attributes,
             if _keep_previous(map_path, prev_source):
                 written.append(prev_source)
         if compile_map is not None:
-            os.rename(tmp_compiled, compiled_path(map_path, map_type))
-        os.rename(tmp_source, map_path)
+            os.rename(new_compiled, compiled_path(map_path, map_type))
+        os.rename(new_source, map_path)
         return written
     except OSError as exc:
         raise MapBuildError("cannot write the map beside %s: %s" % (map_path, exc))
-    finally:
-        # postmap writes <file>.tmp and renames it; a killed postmap leaves that behind.
-        leftovers = (tmp_compiled, tmp_compiled + ".tmp") if tmp_compiled else ()
-        for path in leftovers + ((tmp_source,) if tmp_source else ()):
-            _remove(path)

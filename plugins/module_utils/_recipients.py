@@ -17,14 +17,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import csv
-import hashlib
 import re
 import string
 from collections import Counter, namedtuple
+from itertools import compress
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils._hosts import mail_domains
-
-MAP_VALUE = "OK"
+from ansible_collections.mailrelay.exchange.plugins.module_utils._postfix_map import MAP_VALUE
 
 MAX_LOCAL_PART = 64
 MAX_DOMAIN = 253
@@ -51,6 +50,32 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN_ADDRESS = re.compile(
     r"(?=.{1,254}\Z)(?=[^@]{1,64}@)(?!#)%s(?:\.%s)*@(?=.{1,253}\Z)%s(?:\.%s)*\Z" % (_ATOM, _ATOM, _LABEL, _LABEL)
 )
+
+
+# Longer relay domains are left to the one-by-one checks: with them an address
+# of a 64-character local part could pass the 254-character limit.
+_BATCH_DOMAIN_MAX = MAX_ADDRESS - MAX_LOCAL_PART - 1
+
+
+def batch_patterns(domains):
+    """Regular expressions for the common case of a batch, or None for no domain.
+
+    A batch is a set of lower-cased values joined by newlines, one per line.
+    The patterns match a line that holds a typed ``smtp:`` value, or a plain
+    address, whose address is of a relay domain and which _PLAIN_ADDRESS
+    accepts; findall gives those addresses. Everything else (other types,
+    other domains, anything suspect) is left to the one-by-one checks.
+    """
+    fast = sorted((d for d in domains if len(d) <= _BATCH_DOMAIN_MAX), key=len, reverse=True)
+    if not fast:
+        return None
+    address = r"((?=[^@\n]{1,%d}@)(?!#)%s(?:\.%s)*@(?:%s))$" % (
+        MAX_LOCAL_PART,
+        _ATOM,
+        _ATOM,
+        "|".join(re.escape(domain) for domain in fast),
+    )
+    return re.compile(r"^smtp:" + address, re.M), re.compile(r"^" + address, re.M)
 
 
 def address_problem(address):
@@ -143,19 +168,26 @@ def _type_problem(addr_type):
 class RecipientCollector:
     """Accumulate valid relay addresses from a stream of raw values.
 
-    Only the final address set grows with the directory; refusals are counted in
-    full but kept only up to ``refused_limit`` examples.
+    Accepted addresses go to ``sink`` (anything with ``add(list of addresses)``;
+    by default an in-memory set, ``addresses``). Refusals are counted in full
+    but kept only up to ``refused_limit`` examples; of the addresses in
+    ``watch``, those accepted are noted in ``watched``, so the safety gate can
+    check required addresses without the collector keeping the rest.
     """
 
-    def __init__(self, domains, refused_limit=100):
+    def __init__(self, domains, refused_limit=100, sink=None, watch=()):
         self.domains = frozenset(d.lower() for d in domains)
         self.refused_limit = refused_limit
-        self.addresses = set()
+        self.addresses = set() if sink is None else None
+        self.sink = AddressSet(self.addresses) if sink is None else sink
+        self.watch = frozenset(a.lower() for a in watch)
+        self.watched = set()
         self.refused = []
         self.refused_count = 0
         self.dropped_by_domain = Counter()
         self.ignored_by_type = Counter()
         self.values_seen = 0
+        self._batch = batch_patterns(self.domains)
 
     def refuse(self, source, value, reason):
         """Count a refusal; ``source`` may be any object, formatted here only when kept."""
@@ -166,6 +198,9 @@ class RecipientCollector:
     def add_typed(self, value, source):
         """Add a ``TYPE:address`` value; only the SMTP type is an address."""
         self.values_seen += 1
+        self._add_typed(value, source)
+
+    def _add_typed(self, value, source):
         addr_type, address = split_typed(value)
         if addr_type is None:
             self.refuse(source, value, "no address type prefix (expected SMTP:...)")
@@ -193,16 +228,72 @@ class RecipientCollector:
             return
         address = address.lower()
         domain = address.rpartition("@")[2]
-        if domain not in self.domains:
-            self.dropped_by_domain[domain] += 1
+        self._keep([(address, domain)])
+
+    def add_typed_batch(self, values, source_at):
+        """add_typed for a list of values; ``source_at(i)`` is the source of ``values[i]``.
+
+        The same outcome as one add_typed per value, with the common case (a
+        well-formed ``smtp:`` address) checked for the whole batch in one
+        regular-expression scan; only the other values are looked at one by one.
+        """
+        self._add_batch(values, source_at, 0, self._add_typed)
+
+    def add_plain_batch(self, values, source_at):
+        """add_plain for a list of values, as add_typed_batch."""
+        self._add_batch(values, source_at, 1, lambda value, source: self._add(value, value, source))
+
+    def _add_batch(self, values, source_at, kind, add_one):
+        count = len(values)
+        if not count:
             return
-        self.addresses.add(address)
+        self.values_seen += count
+        text = "\n".join(values)
+        # One value per line, and ASCII so that lower() changes only A-Z:
+        # otherwise every value takes the one-by-one path.
+        if self._batch is None or "" in values or not text.isascii() or text.count("\n") != count - 1:
+            for index, value in enumerate(values):
+                add_one(value, source_at(index))
+            return
+        pattern = self._batch[kind]
+        lowered = text.lower()
+        found = pattern.findall(lowered)
+        if len(found) != count:
+            # Blank out the lines that matched; what is left are the others.
+            rest = pattern.sub("", lowered).split("\n")
+            for index in compress(range(count), rest):
+                add_one(values[index], source_at(index))
+        self._send(found)
+
+    def _keep(self, found):
+        """Keep the (address, domain) pairs of a relay domain; count the rest per domain."""
+        domains = self.domains
+        kept = [address for address, domain in found if domain in domains]
+        if len(kept) != len(found):
+            self.dropped_by_domain.update(domain for _address, domain in found if domain not in domains)
+        self._send(kept)
+
+    def _send(self, addresses):
+        if addresses:
+            if self.watch:
+                self.watched.update(self.watch.intersection(addresses))
+            self.sink.add(addresses)
 
     def sorted_addresses(self):
         return sorted(self.addresses)
 
     def refused_as_dicts(self):
         return [r._asdict() for r in self.refused]
+
+
+class AddressSet:
+    """The in-memory sink of a RecipientCollector."""
+
+    def __init__(self, addresses):
+        self.addresses = addresses
+
+    def add(self, addresses):
+        self.addresses.update(addresses)
 
 
 def normalise_domains(domains):
@@ -273,20 +364,7 @@ def read_file_source(path, file_format, collector, csv_column=None):
             FILE_READERS[file_format](stream, path, collector)
 
 
-# Map source, hash and comparison.
-
-def render_map(addresses):
-    """The Postfix map source for ``addresses``: sorted ``address<TAB>OK`` lines."""
-    if not addresses:
-        return ""
-    # One join over the sorted keys: no intermediate string per line.
-    line_end = "\t%s\n" % MAP_VALUE
-    return line_end.join(sorted(addresses)) + line_end
-
-
-def content_hash(text):
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
+# Map sources and comparison.
 
 # The first field of a line that is neither blank nor a comment.
 _MAP_KEY = re.compile(r"^[^\S\n]*([^\s#]\S*)", re.M)
@@ -295,39 +373,34 @@ _OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
 
 
 def parse_map_keys(text):
-    """The keys of a Postfix map source (comments and blank lines skipped)."""
+    """The keys of a Postfix map source (comments and blank lines skipped), lower-cased."""
     if text.isascii() and not any(brk in text for brk in _OTHER_LINE_BREAKS):
         # The common case (a source this module wrote): one scan in C.
-        return set(_MAP_KEY.findall(text.lower()))
+        return _MAP_KEY.findall(text.lower())
     return _map_keys_line_by_line(text)
 
 
 def _map_keys_line_by_line(text):
-    keys = set()
+    keys = []
     for line in text.splitlines():
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
-            keys.add(stripped.split(None, 1)[0].lower())
+            keys.append(stripped.split(None, 1)[0].lower())
     return keys
 
 
-def read_live_source(path):
-    """Return the text of the live map source, or None if there is none."""
-    try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as stream:
-            return stream.read()
-    except FileNotFoundError:
-        return None
+def map_key_batches(stream, chunk_size=1 << 20):
+    """parse_map_keys over an open map source, about ``chunk_size`` characters at a time."""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            return
+        # Whole lines only: a line cut at the chunk boundary is finished first.
+        chunk += stream.readline()
+        yield parse_map_keys(chunk)
 
 
 MapDiff = namedtuple("MapDiff", ["added", "removed", "added_count", "removed_count"])
-
-
-def compute_diff(old_keys, new_keys, limit):
-    """Added and removed addresses, sorted; the lists are cut at ``limit``."""
-    added = sorted(new_keys - old_keys)
-    removed = sorted(old_keys - new_keys)
-    return MapDiff(added[:limit], removed[:limit], len(added), len(removed))
 
 
 def diff_text(count, addresses, total, verb):
@@ -348,17 +421,16 @@ def default_must_exist(domains):
     return ["postmaster@%s" % domain for domain in domains]
 
 
-def check_gate(old_keys, new_keys, removed_count, min_entries, max_shrink_percent, must_exist, force, orphan_table=False):
-    """Decide whether ``new_keys`` may replace the live map.
+def check_gate(old_count, new_count, removed_count, min_entries, max_shrink_percent, missing, force, orphan_table=False):
+    """Decide whether a new map of ``new_count`` entries may replace the live map.
 
-    ``old_keys`` is None when there is no live map source (first build): the
+    ``old_count`` is None when there is no live map source (first build): the
     shrink check then has nothing to compare with. Shrink is the share of live
     entries that would disappear, so a map whose content was swapped for other
-    addresses of the same count is caught as well.
+    addresses of the same count is caught as well. ``missing`` lists the
+    required addresses the new map lacks.
     """
     reasons = []
-    new_count = len(new_keys)
-    old_count = None if old_keys is None else len(old_keys)
     if new_count < min_entries:
         reasons.append("%d entries, fewer than the minimum of %d" % (new_count, min_entries))
     removed_percent = 0.0
@@ -371,7 +443,7 @@ def check_gate(old_keys, new_keys, removed_count, min_entries, max_shrink_percen
             )
     if orphan_table:
         reasons.append("a compiled table exists without its source, so the shrink cannot be checked")
-    missing = sorted(a.lower() for a in must_exist if a.lower() not in new_keys)
+    missing = sorted(a.lower() for a in missing)
     if missing:
         reasons.append("required addresses missing: %s" % ", ".join(missing))
     passed = not reasons

@@ -20,6 +20,8 @@ description:
     untouched and fails the task with the old count, the new count and the reason.
   - The table is compiled beside the live one and renamed into place, so Postfix never sees a partial
     table. If the content is unchanged nothing is written and RV(ignore:changed) is false.
+  - The addresses are never held in memory as a whole; they stream into C(sort -u) page by page, so
+    memory stays flat however large the directory.
   - Values that are not acceptable addresses (whitespace, control characters, a second C(@), address or
     map syntax characters, over-long parts, bad domain labels, non-ASCII) are refused and reported in
     RV(refused) with their source; they do not fail the run.
@@ -33,6 +35,7 @@ requirements:
   - ldap3 >= 2.9 (for O(source=ldap))
   - gssapi (for O(sasl_mechanism=GSSAPI))
   - postmap (Postfix) with the map type's support (C(postfix-cdb), C(postfix-lmdb) on Debian)
+  - sort and comm (GNU coreutils)
 extends_documentation_fragment:
   - mailrelay.exchange.ldap_options
   - ansible.builtin.files
@@ -518,6 +521,120 @@ def reload_postfix(module):
         module.fail_json(msg="the map was installed but postfix reload failed: %s" % (err or out).strip(), rc=rc)
 
 
+def export_sorted(module, work, domains, must_exist, result):
+    """Export into a sorted source in ``work``; return (its path, the collector)."""
+    params = module.params
+    try:
+        source = postfix_map.SortedSource(work)
+    except postfix_map.MapBuildError as exc:
+        module.fail_json(msg="%s; live map kept" % exc, **result)
+    collector = recipients.RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
+    try:
+        result.update(collect(module, collector))
+    except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
+        source.abort()
+        module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
+    try:
+        return source.finish(), collector
+    except postfix_map.MapBuildError as exc:
+        module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, **result)
+
+
+def compare_with_live(work, map_path, new_source, new_count, limit):
+    """(unchanged, old count or None, MapDiff) of the new source against the live one."""
+    if not os.path.exists(map_path):
+        added = postfix_map.head_keys(new_source, limit)
+        return False, None, recipients.MapDiff(added, [], new_count, 0)
+    if postfix_map.same_content(map_path, new_source):
+        return True, new_count, recipients.MapDiff([], [], 0, 0)
+    live = postfix_map.normalise_live_source(map_path, work, recipients.map_key_batches)
+    old_count = postfix_map.digest_and_count(live)[1]
+    return False, old_count, recipients.MapDiff(*postfix_map.compare_sources(live, new_source, limit))
+
+
+def build(module, work, domains, must_exist, map_file, result, started):
+    params = module.params
+    map_path = params["map_path"]
+    map_type = params["map_type"]
+    compile_table = params["compile"]
+
+    new_source, collector = export_sorted(module, work, domains, must_exist, result)
+    try:
+        sha256, new_count = postfix_map.digest_and_count(new_source)
+        unchanged, old_count, diff = compare_with_live(work, map_path, new_source, new_count, params["diff_limit"])
+    except (postfix_map.MapBuildError, OSError) as exc:
+        module.fail_json(msg="cannot compare with the live map: %s; live map kept" % exc, **result)
+    gate = recipients.check_gate(
+        old_count,
+        new_count,
+        diff.removed_count,
+        params["min_entries"],
+        params["max_shrink_percent"],
+        [address for address in must_exist if address.lower() not in collector.watched],
+        params["force"],
+        orphan_table=old_count is None and map_file is not None and os.path.exists(map_file),
+    )
+    result.update(
+        entries=new_count,
+        previous_entries=gate.old_count,
+        added=diff.added_count,
+        removed=diff.removed_count,
+        added_addresses=diff.added,
+        removed_addresses=diff.removed,
+        refused=collector.refused_as_dicts(),
+        refused_count=collector.refused_count,
+        dropped_by_domain=dict(collector.dropped_by_domain),
+        ignored_by_type=dict(collector.ignored_by_type),
+        sha256=sha256,
+        gate=gate._asdict(),
+    )
+    content_changed = not unchanged or (compile_table and not postfix_map.is_current(map_path, map_type))
+
+    if content_changed and not gate.passed:
+        if not gate.forced:
+            result["duration"] = round(time.monotonic() - started, 3)
+            module.fail_json(msg=recipients.gate_message(gate), **result)
+        module.warn("force: " + recipients.gate_message(gate, "map installed anyway"))
+    elif not gate.passed:
+        module.warn(recipients.gate_message(gate, "map unchanged, nothing installed"))
+
+    set_attributes = file_attributes(module)
+    if content_changed:
+        # changed only once the new map is in place: a failed build changed nothing.
+        if not module.check_mode:
+            try:
+                result["backup_files"] = postfix_map.build_and_swap(
+                    map_path,
+                    map_type,
+                    new_source,
+                    postmap_runner(module) if compile_table else None,
+                    set_attributes,
+                    params["backup"],
+                )
+            except postfix_map.MapBuildError as exc:
+                module.fail_json(msg="%s; live map kept" % exc, **result)
+        result["changed"] = True
+    else:
+        for path in (map_file, map_path):
+            if path is not None:
+                result["changed"] = set_attributes(path, result["changed"])
+
+    if module._diff:
+        result["diff"] = dict(
+            before_header="%s (live)" % map_path,
+            after_header="%s (new)" % map_path,
+            before=recipients.diff_text(old_count or 0, diff.removed, diff.removed_count, "removed"),
+            after=recipients.diff_text(new_count, diff.added, diff.added_count, "added"),
+        )
+
+    if params["reload"] and compile_table and content_changed and not module.check_mode:
+        reload_postfix(module)
+        result["reloaded"] = True
+
+    result["duration"] = round(time.monotonic() - started, 3)
+    module.exit_json(**result)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -539,92 +656,18 @@ def main():
         module.fail_json(msg=str(exc))
 
     map_path = params["map_path"]
-    map_type = params["map_type"]
-    compile_table = params["compile"]
-    map_file = postfix_map.compiled_path(map_path, map_type) if compile_table else None
+    map_file = postfix_map.compiled_path(map_path, params["map_type"]) if params["compile"] else None
     result = dict(changed=False, map_source=map_path, map_file=map_file, backup_files=[], reloaded=False)
 
-    collector = recipients.RecipientCollector(domains, params["refused_limit"])
-    try:
-        result.update(collect(module, collector))
-    except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
-        module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
-
-    new_keys = collector.addresses
-    text = recipients.render_map(new_keys)
-    live_text = recipients.read_live_source(map_path)
-    old_keys = None if live_text is None else recipients.parse_map_keys(live_text)
-    diff = recipients.compute_diff(old_keys or set(), new_keys, params["diff_limit"])
     must_exist = recipients.default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
-    gate = recipients.check_gate(
-        old_keys,
-        new_keys,
-        diff.removed_count,
-        params["min_entries"],
-        params["max_shrink_percent"],
-        must_exist,
-        params["force"],
-        orphan_table=live_text is None and map_file is not None and os.path.exists(map_file),
-    )
-    result.update(
-        entries=len(new_keys),
-        previous_entries=gate.old_count,
-        added=diff.added_count,
-        removed=diff.removed_count,
-        added_addresses=diff.added,
-        removed_addresses=diff.removed,
-        refused=collector.refused_as_dicts(),
-        refused_count=collector.refused_count,
-        dropped_by_domain=dict(collector.dropped_by_domain),
-        ignored_by_type=dict(collector.ignored_by_type),
-        sha256=recipients.content_hash(text),
-        gate=gate._asdict(),
-    )
-    content_changed = live_text != text or (compile_table and not postfix_map.is_current(map_path, map_type))
-
-    if content_changed and not gate.passed:
-        if not gate.forced:
-            result["duration"] = round(time.monotonic() - started, 3)
-            module.fail_json(msg=recipients.gate_message(gate), **result)
-        module.warn("force: " + recipients.gate_message(gate, "map installed anyway"))
-    elif not gate.passed:
-        module.warn(recipients.gate_message(gate, "map unchanged, nothing installed"))
-
-    set_attributes = file_attributes(module)
-    if content_changed:
-        # changed only once the new map is in place: a failed build changed nothing.
-        if not module.check_mode:
-            try:
-                result["backup_files"] = postfix_map.build_and_swap(
-                    map_path,
-                    map_type,
-                    text,
-                    postmap_runner(module) if compile_table else None,
-                    set_attributes,
-                    params["backup"],
-                )
-            except postfix_map.MapBuildError as exc:
-                module.fail_json(msg="%s; live map kept" % exc, **result)
-        result["changed"] = True
-    else:
-        for path in (map_file, map_path):
-            if path is not None:
-                result["changed"] = set_attributes(path, result["changed"])
-
-    if module._diff:
-        result["diff"] = dict(
-            before_header="%s (live)" % map_path,
-            after_header="%s (new)" % map_path,
-            before=recipients.diff_text(len(old_keys or ()), diff.removed, diff.removed_count, "removed"),
-            after=recipients.diff_text(len(new_keys), diff.added, diff.added_count, "added"),
-        )
-
-    if params["reload"] and compile_table and content_changed and not module.check_mode:
-        reload_postfix(module)
-        result["reloaded"] = True
-
-    result["duration"] = round(time.monotonic() - started, 3)
-    module.exit_json(**result)
+    try:
+        work = postfix_map.WorkDir(map_path)
+    except postfix_map.MapBuildError as exc:
+        module.fail_json(msg="%s; live map kept" % exc, **result)
+    try:
+        build(module, work, domains, must_exist, map_file, result, started)
+    finally:
+        work.remove()
 
 
 if __name__ == "__main__":

@@ -209,13 +209,32 @@ def test_connect_reports_every_uri_and_never_the_password():
     assert "s3cret-password" not in message
 
 
-# Lean decoding of search entries ------------------------------------------------
+# Reading search responses off the wire ----------------------------------------
+#
+# The messages are encoded with ldap3's own ASN.1 definitions (pyasn1), as a
+# server sends them; the acceptance test against real servers (OpenLDAP and
+# Samba AD over TLS) is the Molecule scenario `recipients`.
 
-def ber_search_entry(dn, attributes, message_id=7):
-    """A searchResEntry as the server sends it, through ldap3's own fast BER decoder."""
+needs_ldap3 = pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
+
+
+def ber_message(message_id, op_name, op, controls=None):
     from pyasn1.codec.ber import encoder
     from ldap3.protocol import rfc4511
-    from ldap3.utils.asn1 import decode_message_fast
+    from ldap3.protocol.convert import build_controls_list
+
+    protocol_op = rfc4511.ProtocolOp()
+    protocol_op[op_name] = op
+    message = rfc4511.LDAPMessage()
+    message["messageID"] = rfc4511.MessageID(message_id)
+    message["protocolOp"] = protocol_op
+    if controls:
+        message["controls"] = build_controls_list(controls)
+    return encoder.encode(message)
+
+
+def ber_entry(dn, attributes, message_id=7):
+    from ldap3.protocol import rfc4511
 
     attribute_list = rfc4511.PartialAttributeList()
     for i, (name, values) in enumerate(attributes):
@@ -229,65 +248,199 @@ def ber_search_entry(dn, attributes, message_id=7):
     entry_op = rfc4511.SearchResultEntry()
     entry_op["object"] = rfc4511.LDAPDN(dn)
     entry_op["attributes"] = attribute_list
-    protocol_op = rfc4511.ProtocolOp()
-    protocol_op["searchResEntry"] = entry_op
-    message = rfc4511.LDAPMessage()
-    message["messageID"] = rfc4511.MessageID(message_id)
-    message["protocolOp"] = protocol_op
-    return decode_message_fast(encoder.encode(message))
+    return ber_message(message_id, "searchResEntry", entry_op)
 
 
-def stock_connection():
-    from ldap3 import NONE, Connection, Server
+def ber_reference(uris, message_id=7):
+    from ldap3.protocol import rfc4511
 
-    return Connection(Server("ldap://127.0.0.1", get_info=NONE))
+    reference = rfc4511.SearchResultReference()
+    for i, uri in enumerate(uris):
+        reference.setComponentByPosition(i, rfc4511.URI(uri))
+    return ber_message(message_id, "searchResRef", reference)
 
 
-@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
-def test_lean_decoding_gives_the_dn_and_raw_values_ldap3_gives():
-    message = ber_search_entry(
+def ber_done(code=0, message_id=7, cookie=None, text=""):
+    from ldap3.protocol import rfc4511
+    from ldap3.protocol.rfc2696 import paged_search_control
+
+    done = rfc4511.SearchResultDone()
+    done["resultCode"] = rfc4511.ResultCode(code)
+    done["matchedDN"] = rfc4511.LDAPDN("")
+    done["diagnosticMessage"] = rfc4511.LDAPString(text)
+    controls = [paged_search_control(False, 0, cookie)] if cookie is not None else None
+    return ber_message(message_id, "searchResDone", done, controls)
+
+
+def ber_notice_of_disconnection():
+    from ldap3.protocol import rfc4511
+
+    notice = rfc4511.ExtendedResponse()
+    notice["resultCode"] = rfc4511.ResultCode(52)
+    notice["matchedDN"] = rfc4511.LDAPDN("")
+    notice["diagnosticMessage"] = rfc4511.LDAPString("server shutting down")
+    notice["responseName"] = rfc4511.ResponseName("1.3.6.1.4.1.1466.20036")
+    return ber_message(0, "extendedResp", notice)
+
+
+def entry_content(message):
+    """(buffer, start, end) of the searchResEntry content inside an encoded message."""
+    _start, _end = ls._tlv(message, 0, 0x30, "message")
+    id_start, id_end = ls._tlv(message, _start, 0x02, "id")
+    op_start, op_end = ls._tlv(message, id_end, 0x64, "entry")
+    return message, op_start, op_end
+
+
+class WireSocket:
+    """Hands out ``data`` in pieces of the given sizes, then EOF (b"") or an exception."""
+
+    def __init__(self, data, sizes=(5, 1, 300, 17), end=b""):
+        self.data = data
+        self.sizes = sizes
+        self.calls = 0
+        self.end = end
+
+    def recv(self, limit):
+        if not self.data:
+            if isinstance(self.end, Exception):
+                raise self.end
+            return self.end
+        size = min(limit, self.sizes[self.calls % len(self.sizes)])
+        self.calls += 1
+        piece, self.data = self.data[:size], self.data[size:]
+        return piece
+
+
+class WireConnection:
+    """What the reader uses of an ldap3 connection: socket, strategy, result and response."""
+
+    def __init__(self, data, **socket_options):
+        from ldap3.strategy.sync import SyncStrategy
+
+        self.socket = WireSocket(data, **socket_options)
+        self.strategy = SyncStrategy.__new__(SyncStrategy)
+        self.strategy.connection = self
+        self.strategy._outstanding = {7: "the search request"}
+        self.result = None
+        self.response = None
+
+
+def read_page(data, exclude_disabled=False, **socket_options):
+    from ldap3.utils.asn1 import decode_message_fast
+
+    conn = WireConnection(data, **socket_options)
+    reader = ls.WireSearchReader(conn, exclude_disabled, lambda raw: conn.strategy.decode_response_fast(decode_message_fast(raw)))
+    assert reader(7) == []
+    return conn
+
+
+@needs_ldap3
+def test_an_entry_is_read_as_ldap3_reads_it():
+    from ldap3.utils.asn1 import decode_message_fast
+
+    long_value = b"smtp:" + b"x" * 200 + b"@example.com"
+    many = [b"smtp:a%04d@example.com" % i for i in range(3000)]  # a set longer than 65535 bytes
+    message = ber_entry(
         "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com",
-        [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe"]), ("mail", [b"zoe@example.com"])],
+        [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe", long_value] + many),
+         ("mail", [b"zoe@example.com"]), ("userAccountControl", [b"512"])],
     )
-    stock = stock_connection().strategy.decode_response_fast(message)
-    conn = stock_connection()
-    ls.lean_search_entries(conn)
-    lean = conn.strategy.decode_response_fast(message)
-    assert lean["type"] == stock["type"] == "searchResEntry"
-    assert lean["dn"] == stock["dn"] == "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com"
-    assert lean["raw_attributes"] == stock["raw_attributes"]
-    assert "attributes" not in lean
+    dn, attributes = ls.parse_entry(*entry_content(message))
+    real = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    stock = real.strategy.decode_response_fast(decode_message_fast(message))
+    assert dn.decode("utf-8") == stock["dn"] == "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com"
+    assert {name.decode(): values for name, values in attributes} == stock["raw_attributes"]
 
 
-@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
-def test_lean_entries_survive_ldap3s_post_processing_when_a_requested_attribute_is_missing():
-    # Against Samba: userAccountControl is requested (exclude_disabled) but
-    # groups and contacts have none; ldap3 then filled entry["attributes"],
-    # which lean entries lack, and the export died with KeyError 'attributes'.
-    from ldap3.strategy.base import RESPONSE_COMPLETE
+@needs_ldap3
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda m: m[:-1],  # the last value is one byte short
+        lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x05\x14SMTP:zoe"),  # a value that is not an octet string
+        lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x04\x7fSMTP:zoe"),  # a value longer than its set
+        lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x04\x85SMTP:zoe"),  # a length of five bytes
+    ],
+)
+def test_a_damaged_entry_is_a_protocol_error_not_misread_values(damage):
+    message = ber_entry("CN=z", [("proxyAddresses", [b"SMTP:zoe@example.com"]), ("mail", [b"z@example.com"])])
+    buf, start, end = entry_content(message)
+    damaged = damage(buf)
+    with pytest.raises((ls.ProtocolError, IndexError)):
+        ls.parse_entry(damaged, start, end - (len(buf) - len(damaged)))
 
-    conn = ls._connection("ldap://127.0.0.1", OPTS)
-    message = ber_search_entry("CN=Group 1,OU=Groups,DC=corp,DC=example,DC=com", [("proxyAddresses", [b"SMTP:g1@example.com"])])
-    group = ls.lean_entry(message["payload"])
-    done = dict(type="searchResDone", result=0, description="success", dn="", message="", referrals=None)
-    conn.strategy._outstanding = {1: dict(type="searchRequest", attributes=["proxyAddresses", "userAccountControl"])}
-    conn.strategy._get_response = lambda message_id, timeout: [group, done, RESPONSE_COMPLETE]
-    response, result = conn.strategy.get_response(1)[:2]
-    assert result["result"] == 0
-    assert response[0]["raw_attributes"] == {"proxyAddresses": [b"SMTP:g1@example.com"]}
+
+@needs_ldap3
+@pytest.mark.parametrize("sizes", [(1,), (3, 700), (65536,)])
+def test_a_page_is_read_whatever_the_network_hands_over_at_a_time(sizes):
+    data = (
+        ber_entry("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com", b"X500:/o=a"])])
+        + ber_reference(["ldap://DomainDnsZones.corp/DC=DomainDnsZones"])
+        + ber_entry("CN=b,DC=x", [("proxyAddresses", [b"smtp:b@example.com"]), ("mail", [b"mb@example.com"])])
+        + ber_entry("CN=c,DC=x", [])
+        + ber_done(cookie=b"next-page")
+    )
+    conn = read_page(data, sizes=sizes)
+    page = conn.response
+    assert (page.entries, page.typed, page.plain) == (3, [b"SMTP:a@example.com", b"X500:/o=a", b"smtp:b@example.com"], [b"mb@example.com"])
+    assert page.references == ["ldap://DomainDnsZones.corp/DC=DomainDnsZones"]
+    assert conn.result["type"] == "searchResDone" and conn.result["result"] == 0
+    assert ls.page_cookie(conn.result) == b"next-page"
+    assert conn.strategy._outstanding == {}
+    collector = RecipientCollector(["example.com"])
+    stats = ls.ExportStats()
+    ls.feed_page(page, collector, stats)
+    assert collector.sorted_addresses() == ["a@example.com", "b@example.com", "mb@example.com"]
+    assert dict(collector.ignored_by_type) == {"X500": 1}
 
 
-@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
-def test_other_messages_and_unreadable_entries_go_to_ldap3s_decoder():
-    conn = stock_connection()
-    seen = []
-    conn.strategy.decode_response_fast = lambda message: seen.append(message) or {"type": "stock"}
-    ls.lean_search_entries(conn)
-    done = {"protocolOp": 5, "payload": []}
-    broken = {"protocolOp": 4, "payload": [None]}
-    assert conn.strategy.decode_response_fast(done) == {"type": "stock"}
-    assert conn.strategy.decode_response_fast(broken) == {"type": "stock"}
-    assert seen == [done, broken]
+@needs_ldap3
+def test_a_size_limit_result_reaches_the_page_check():
+    conn = read_page(ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]) + ber_done(code=4, text="limit"))
+    assert "sizeLimitExceeded" in ls.result_problem(conn.result, "DC=x", 3)
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "data, end, message",
+    [
+        (lambda: ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]), b"", "closed the connection in the middle"),
+        (lambda: ber_entry("CN=a", [("mail", [b"a@example.com"])])[:-3], OSError(11, "timed out"), "receiving search results failed"),
+        (ber_notice_of_disconnection, b"", "ended the session: 1.3.6.1.4.1.1466.20036"),
+        (lambda: ber_done(message_id=8), b"", "a response to message 8 arrived during search 7"),
+        (lambda: ber_done() + ber_done(), b"", "arrived after the end of the search"),
+        (lambda: b"\x31\x03\x02\x01\x07", b"", "expected tag 0x30"),
+    ],
+)
+def test_anything_but_a_clean_page_is_a_failure(data, end, message):
+    with pytest.raises(ls.LdapSourceError, match=message):
+        read_page(data(), end=end)
+
+
+@needs_ldap3
+def test_disabled_accounts_are_skipped_on_the_wire_when_asked():
+    data = (
+        ber_entry("CN=d", [("proxyAddresses", [b"SMTP:d@example.com"]), ("userAccountControl", [b"514"])])
+        + ber_entry("CN=e", [("proxyAddresses", [b"SMTP:e@example.com"]), ("UserAccountControl", [b"512"])])
+        + ber_done()
+    )
+    page = read_page(data, exclude_disabled=True).response
+    assert (page.entries, page.disabled, page.typed) == (2, 1, [b"SMTP:e@example.com"])
+
+
+@needs_ldap3
+def test_the_reader_replaces_only_the_receiving_side_of_a_real_connection():
+    conn = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    send = conn.send
+    reader = ls.read_searches_off_the_wire(conn, False)
+    assert isinstance(reader, ls.WireSearchReader)
+    assert conn.post_send_search is reader and conn.send == send
+
+
+def test_a_connection_that_is_not_ldap3s_keeps_its_own_receiving():
+    conn = FakeConnection([])
+    assert ls.read_searches_off_the_wire(conn, False) is None
+    assert not hasattr(conn, "post_send_search")
 
 
 def test_a_refused_value_names_its_entry_and_attribute():

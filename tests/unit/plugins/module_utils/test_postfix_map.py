@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""Build beside the target and swap in, with the real postmap where it is installed."""
+"""Sort, compare, build beside the target and swap in, with the real sort, comm and postmap."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import threading
 import pytest
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as pm
-from ansible_collections.mailrelay.exchange.plugins.module_utils._recipients import render_map
+from ansible_collections.mailrelay.exchange.plugins.module_utils._recipients import map_key_batches
 
 POSTMAP = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
 needs_postmap = pytest.mark.skipif(POSTMAP is None, reason="postmap is not installed (apt-get install postfix postfix-cdb postfix-lmdb)")
@@ -51,12 +52,32 @@ def lookup(config_dir, map_type, map_path, key):
     return proc.returncode, proc.stdout.strip()
 
 
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
 def chmod_644(path):
     os.chmod(path, 0o644)
 
 
 def addresses(n, prefix="u"):
     return ["%s%06d@example.com" % (prefix, i) for i in range(n)]
+
+
+def staged(map_path, keys):
+    """A finished new source for ``map_path``: a WorkDir beside it holding ``keys`` sorted."""
+    work = pm.WorkDir(str(map_path))
+    source = pm.SortedSource(work)
+    source.add(list(keys))
+    return work, source.finish()
+
+
+def swap(map_path, map_type, keys, compile_map, backup):
+    work, source = staged(map_path, keys)
+    try:
+        return pm.build_and_swap(str(map_path), map_type, source, compile_map, chmod_644, backup)
+    finally:
+        work.remove()
 
 
 def test_paths_follow_the_map_type():
@@ -87,7 +108,7 @@ def test_a_failing_compiler_leaves_the_live_map_and_no_temporary_files(tmp_path)
     before = sorted(os.listdir(str(tmp_path)))
 
     with pytest.raises(pm.MapBuildError, match="postmap failed .rc=1.: fatal: unsupported"):
-        pm.build_and_swap(str(live), "cdb", "new@example.com\tOK\n", lambda arg: (1, "", "fatal: unsupported\n"), chmod_644, True)
+        swap(live, "cdb", ["new@example.com"], lambda arg: (1, "", "fatal: unsupported\n"), True)
     assert sorted(os.listdir(str(tmp_path))) == before
     assert live.read_text() == "old@example.com\tOK\n"
     assert (tmp_path / "rr.cdb").read_text() == "old table"
@@ -95,11 +116,11 @@ def test_a_failing_compiler_leaves_the_live_map_and_no_temporary_files(tmp_path)
 
 def test_a_compiler_that_writes_nothing_is_a_failure(tmp_path):
     with pytest.raises(pm.MapBuildError, match="rc=0"):
-        pm.build_and_swap(str(tmp_path / "rr"), "cdb", "a@example.com\tOK\n", lambda arg: (0, "", ""), chmod_644, False)
+        swap(tmp_path / "rr", "cdb", ["a@example.com"], lambda arg: (0, "", ""), False)
     assert os.listdir(str(tmp_path)) == []
 
 
-def test_the_compiler_gets_a_temporary_path_beside_the_target(tmp_path):
+def test_the_compiler_gets_a_path_in_a_private_directory_beside_the_target(tmp_path):
     seen = []
 
     def fake(type_and_path):
@@ -109,10 +130,11 @@ def test_the_compiler_gets_a_temporary_path_beside_the_target(tmp_path):
             out.write("compiled")
         return 0, "", ""
 
-    pm.build_and_swap(str(tmp_path / "rr"), "cdb", "a@example.com\tOK\n", fake, chmod_644, False)
+    swap(tmp_path / "rr", "cdb", ["a@example.com"], fake, False)
     map_type, path = seen[0].split(":", 1)
     assert map_type == "cdb"
-    assert os.path.dirname(path) == str(tmp_path) and os.path.basename(path).startswith("rr.new.")
+    assert os.path.dirname(os.path.dirname(path)) == str(tmp_path)
+    assert os.path.basename(os.path.dirname(path)).startswith("rr.new.")
     assert sorted(os.listdir(str(tmp_path))) == ["rr", "rr.cdb"]
     assert oct(os.stat(str(tmp_path / "rr.cdb")).st_mode & 0o777) == "0o644"
 
@@ -125,10 +147,10 @@ def test_real_postmap_builds_swaps_and_keeps_the_previous_map(tmp_path, config_d
     map_path = str(target / "relay_recipients")
     run = runner(config_dir)
 
-    assert pm.build_and_swap(map_path, map_type, render_map(["a@example.com", "b@example.com"]), run, chmod_644, True) == []
+    assert swap(map_path, map_type, ["a@example.com", "b@example.com"], run, True) == []
     assert lookup(config_dir, map_type, map_path, "a@example.com") == (0, "OK")
 
-    written = pm.build_and_swap(map_path, map_type, render_map(["b@example.com", "c@example.com"]), run, chmod_644, True)
+    written = swap(map_path, map_type, ["b@example.com", "c@example.com"], run, True)
     prev_source, prev_compiled = pm.backup_paths(map_path, map_type)
     assert sorted(written) == sorted([prev_source, prev_compiled])
     assert lookup(config_dir, map_type, map_path, "a@example.com")[0] == 1
@@ -147,7 +169,7 @@ def test_lookups_during_rebuilds_never_see_a_partial_or_missing_table(tmp_path, 
     map_path = str(tmp_path / "relay_recipients")
     run = runner(config_dir)
     stable = addresses(10000, "s")
-    pm.build_and_swap(map_path, map_type, render_map(stable), run, chmod_644, False)
+    swap(map_path, map_type, stable, run, False)
     failures, lookups = [], [0]
     done = threading.Event()
 
@@ -163,7 +185,7 @@ def test_lookups_during_rebuilds_never_see_a_partial_or_missing_table(tmp_path, 
     thread.start()
     try:
         for round_no in range(4):
-            pm.build_and_swap(map_path, map_type, render_map(stable + addresses(10000, "r%d" % round_no)), run, chmod_644, True)
+            swap(map_path, map_type, stable + addresses(10000, "r%d" % round_no), run, True)
     finally:
         done.set()
         thread.join()
@@ -183,11 +205,11 @@ def test_a_killed_postmap_leaves_no_half_written_table(tmp_path):
         return 137, "", ""
 
     with pytest.raises(pm.MapBuildError, match="rc=137"):
-        pm.build_and_swap(str(live), "cdb", "new@example.com\tOK\n", killed, chmod_644, True)
+        swap(live, "cdb", ["new@example.com"], killed, True)
     assert sorted(os.listdir(str(tmp_path))) == before
 
 
-def test_a_full_disk_leaves_no_temporary_source(tmp_path, monkeypatch):
+def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(tmp_path, monkeypatch):
     live = tmp_path / "rr"
     live.write_text("old@example.com\tOK\n")
     before = sorted(os.listdir(str(tmp_path)))
@@ -195,8 +217,111 @@ def test_a_full_disk_leaves_no_temporary_source(tmp_path, monkeypatch):
     def no_space(fd):
         raise OSError(28, "No space left on device")
 
+    work, source = staged(live, ["new@example.com"])
     monkeypatch.setattr(pm.os, "fsync", no_space)
     with pytest.raises(pm.MapBuildError, match="No space left on device"):
-        pm.build_and_swap(str(live), "cdb", "new@example.com\tOK\n", lambda arg: (0, "", ""), chmod_644, True)
+        pm.build_and_swap(str(live), "cdb", source, lambda arg: (0, "", ""), chmod_644, True)
+    work.remove()
     assert sorted(os.listdir(str(tmp_path))) == before
     assert live.read_text() == "old@example.com\tOK\n"
+
+
+# The new source: sort, hash, compare -------------------------------------------
+
+def test_sort_writes_unique_tab_ok_lines_in_the_order_python_sorts_them(tmp_path):
+    keys = ["b@example.com", "a-b@example.com", "a@example.com", "a.b@example.com", "a@example.com", "z+1@example.com"]
+    work, source = staged(tmp_path / "rr", keys[:3])
+    with open(source, "rb") as stream:
+        assert stream.read() == b"".join(b"%s\tOK\n" % k.encode() for k in sorted(set(keys[:3])))
+    work.remove()
+    many = ["%s%d@example.com" % (prefix, i) for prefix in ("b", "a", "a.", "a-", "A", "a_") for i in range(3000)]
+    work = pm.WorkDir(str(tmp_path / "rr"))
+    source = pm.SortedSource(work)
+    for start in range(0, len(many), 1000):
+        source.add(many[start:start + 1000] + many[:10])
+    with open(source.finish()) as stream:
+        assert stream.read().splitlines() == ["%s\tOK" % k for k in sorted(set(many))]
+    work.remove()
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_an_empty_export_is_an_empty_source(tmp_path):
+    work, source = staged(tmp_path / "rr", [])
+    assert pm.digest_and_count(source) == (sha256_hex(b""), 0)
+    work.remove()
+
+
+def test_digest_and_count_read_the_file_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(pm, "CHUNK", 7)
+    path = tmp_path / "f"
+    data = b"".join(b"k%d@example.com\tOK\n" % i for i in range(100))
+    path.write_bytes(data)
+    assert pm.digest_and_count(str(path)) == (sha256_hex(data), 100)
+
+
+def test_sort_that_dies_is_a_clear_failure(tmp_path):
+    script = tmp_path / "sort-dies"
+    script.write_text("#!/bin/sh\necho 'sort: write failed: No space left on device' >&2\nexit 2\n")
+    script.chmod(0o755)
+    work = pm.WorkDir(str(tmp_path / "rr"))
+    source = pm.SortedSource(work, sort_path=str(script))
+    source.add(addresses(50000))  # the pipe breaks; the error comes from finish()
+    source.add(addresses(10))
+    with pytest.raises(pm.MapBuildError, match=r"sort failed \(rc=2\): sort: write failed: No space left on device"):
+        source.finish()
+    work.remove()
+    assert os.listdir(str(tmp_path)) == ["sort-dies"]
+
+
+def test_a_missing_sort_is_a_clear_failure(tmp_path):
+    work = pm.WorkDir(str(tmp_path / "rr"))
+    with pytest.raises(pm.MapBuildError, match="cannot run sort"):
+        pm.SortedSource(work, sort_path=str(tmp_path / "no-such-sort"))
+    work.remove()
+
+
+def test_a_work_directory_where_nothing_may_be_written_is_a_clear_failure(tmp_path):
+    with pytest.raises(pm.MapBuildError, match="cannot write beside"):
+        pm.WorkDir(str(tmp_path / "missing-directory" / "rr"))
+
+
+def test_same_content_compares_bytes_and_missing_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(pm, "CHUNK", 3)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"x@example.com\tOK\n")
+    b.write_bytes(b"x@example.com\tOK\n")
+    assert pm.same_content(str(a), str(b))
+    b.write_bytes(b"y@example.com\tOK\n")
+    assert not pm.same_content(str(a), str(b))
+    assert not pm.same_content(str(a), str(tmp_path / "none"))
+
+
+def test_head_keys_reads_only_the_first_lines(tmp_path):
+    work, source = staged(tmp_path / "rr", addresses(500))
+    assert pm.head_keys(source, 3) == addresses(3)
+    assert pm.head_keys(source, 0) == []
+    work.remove()
+
+
+def test_the_live_source_is_compared_by_key_in_whatever_form_it_was_left(tmp_path):
+    live = tmp_path / "rr"
+    live.write_text(
+        "# edited by hand\n\nD@example.com OK\nb@example.com\tOK\nb@example.com\tOK\n"
+        "c@example.com   REJECT\nold1@example.com\tOK\nold2@example.com\tOK\n"
+    )
+    work, new_source = staged(live, ["b@example.com", "c@example.com", "d@example.com", "new1@example.com",
+                                     "new2@example.com", "new3@example.com"])
+    normalised = pm.normalise_live_source(str(live), work, map_key_batches)
+    assert pm.digest_and_count(normalised)[1] == 5
+    added, removed, added_count, removed_count = pm.compare_sources(normalised, new_source, 2)
+    assert (added, added_count) == (["new1@example.com", "new2@example.com"], 3)
+    assert (removed, removed_count) == (["old1@example.com", "old2@example.com"], 2)
+    work.remove()
+
+
+def test_identical_sources_compare_as_no_change(tmp_path):
+    work, new_source = staged(tmp_path / "rr", addresses(1000))
+    old = pm.SortedSource(work, "old")
+    old.add(addresses(1000)[::-1])
+    assert pm.compare_sources(old.finish(), new_source, 10) == ([], [], 0, 0)
+    work.remove()

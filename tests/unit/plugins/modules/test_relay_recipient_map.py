@@ -6,6 +6,7 @@ in a JSON file, so exit_json/fail_json and the argument spec are exercised too.
 The map is compiled by the real postmap; without it these tests are skipped.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,14 +15,21 @@ import sys
 
 import pytest
 
-from ansible_collections.mailrelay.exchange.plugins.module_utils._recipients import content_hash, render_map
-
 PYROOT = next(p for p in sys.path if p.endswith(os.path.join(".build", "pyroot")))
 MODULE = "ansible_collections.mailrelay.exchange.plugins.modules.relay_recipient_map"
 POSTMAP = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
 needs_postmap = pytest.mark.skipif(POSTMAP is None, reason="postmap is not installed (apt-get install postfix postfix-cdb)")
 
 USERS = ["postmaster@example.com"] + ["user%03d@example.com" % i for i in range(100)]
+
+
+def render_map(addresses):
+    """The map source the module must write, computed here on its own: sorted ``address<TAB>OK`` lines."""
+    return "".join("%s\tOK\n" % address for address in sorted({a.lower() for a in addresses}))
+
+
+def content_hash(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Env:
@@ -273,4 +281,39 @@ def test_a_staged_map_source_read_as_map_format_gives_the_same_map(env):
     staged = env.run(compile=False, map_path=str(env.tmp / "staging"))
     built = env.run(src=str(env.tmp / "staging"), format="map")
     assert built["changed"] and built["sha256"] == staged["sha256"], built
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+
+@needs_postmap
+def test_a_hand_edited_live_source_is_compared_by_key_and_then_replaced(env):
+    env.write_source(USERS)
+    env.run()
+    # Someone edited the live source: upper case, a comment, a different value,
+    # a duplicate and an address that the directory no longer has.
+    edited = env.live_source().replace("user001@example.com\tOK", "USER001@Example.com   OK")
+    edited = "# edited by hand\n" + edited.replace("user002@example.com\tOK", "user002@example.com\tREJECT")
+    with open(env.map_path, "w") as stream:
+        stream.write(edited + "user003@example.com\tOK\ngone@example.com\tOK\n")
+    result = env.run(diff=True)
+    assert result["changed"] and not result.get("failed"), result
+    assert (result["previous_entries"], result["entries"]) == (102, 101)
+    assert (result["added"], result["removed"], result["removed_addresses"]) == (0, 1, ["gone@example.com"])
+    assert env.live_source() == render_map(USERS)
+    assert env.listing() == ["relay_recipients", "relay_recipients.cdb", "relay_recipients.prev", "relay_recipients.prev.cdb"]
+
+
+@needs_postmap
+def test_an_export_that_cannot_be_sorted_fails_and_leaves_nothing(env, monkeypatch):
+    env.write_source(USERS)
+    env.run()
+    bin_dir = env.tmp / "bin"
+    bin_dir.mkdir()
+    broken = bin_dir / "sort"
+    broken.write_text("#!/bin/sh\necho 'sort: write failed: No space left on device' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ.get("PATH", "")))
+    env.write_source(USERS + ["one.more@example.com"])
+    result = env.run()
+    assert result["failed"] and "No space left on device" in result["msg"] and "live map kept" in result["msg"]
+    assert env.live_source() == render_map(USERS)
     assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
