@@ -12,7 +12,7 @@ docs/benchmarks.md from them.
 Environment: BENCH_SIZES (default "10000 100000 300000"), BENCH_REPS (5),
 BENCH_MAP_SIZES ("100000 1000000"), BENCH_ATTACK_SECONDS (15),
 BENCH_ROLE_LIMITS (JSON of the role's anti-harvesting defaults), BENCH_SECTIONS
-(default all: export profile noop maps attack).
+(default all: export startup profile noop maps attack).
 """
 
 import json
@@ -44,7 +44,7 @@ REPS = int(os.environ.get("BENCH_REPS", "5"))
 MAP_SIZES = [int(n) for n in os.environ.get("BENCH_MAP_SIZES", "100000 1000000").split()]
 ATTACK_SECONDS = float(os.environ.get("BENCH_ATTACK_SECONDS", "15"))
 ROLE_LIMITS = json.loads(os.environ.get("BENCH_ROLE_LIMITS", "{}"))
-SECTIONS = os.environ.get("BENCH_SECTIONS", "export profile noop maps attack").split()
+SECTIONS = os.environ.get("BENCH_SECTIONS", "export startup profile noop maps attack").split()
 NOOP_N = 100000 if 100000 in SIZES else SIZES[len(SIZES) // 2]
 
 COMMANDS = {}
@@ -282,6 +282,23 @@ def section_export():
         log("export %d: module %.2f s %.0f MB, C pipeline %.2f s %.0f MB (x%.2f)"
             % (n, rows[n]["module_s"], rows[n]["module_rss_mb"], rows[n]["c_s"], rows[n]["c_rss_mb"], rows[n]["ratio"]))
     return rows
+
+
+def section_startup():
+    """The module's fixed cost: one address from a file (interpreter, Ansible, imports, sort, postmap)."""
+    src = WORK + "/one-address.list"
+    with open(src, "w") as stream:
+        stream.write("postmaster@example.com\n")
+    times = []
+    for _unused in range(REPS):
+        mdir = fresh_dir("%s/export/startup" % WORK)
+        args = module_args(0, mdir + "/relay_recipients", source="file", format="list", src=src)
+        wall, _rss, result = run_module(args)
+        if result["entries"] != 1:
+            raise RuntimeError("startup run built %s entries" % result["entries"])
+        times.append(wall)
+    note("startup", module_command(args))
+    return dict(reps=REPS, module_s=median(times), runs=[round(t, 3) for t in times])
 
 
 def section_profile():
@@ -594,7 +611,7 @@ def main():
     results["slapadd_s"] = setup_slapd(sorted(set(SIZES + [NOOP_N])))
     results["size_limit"] = check_size_limit(SIZES[0])
     setup_postfix("cdb:%s/noop/relay_recipients" % WORK)
-    sections = dict(export=section_export, profile=section_profile, noop=lambda: section_noop(results["export"]),
+    sections = dict(export=section_export, startup=section_startup, profile=section_profile, noop=lambda: section_noop(results["export"]),
                     maps=section_map_types, attack=section_attack)
     results["export"] = {}
     for name in SECTIONS:

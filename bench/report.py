@@ -64,6 +64,28 @@ def export_section(results):
     )
 
 
+def growth_section(results):
+    """Start-up and the cost of each further user, which the per-N ratios mix together."""
+    export = results.get("export") or {}
+    sizes = sorted(export, key=int)
+    lines = []
+    startup = results.get("startup")
+    if startup:
+        lines.append("Fixed cost of a module run (one address from a file: interpreter, Ansible, imports, sort and "
+                     "postmap; median of {}): {:.2f} s.".format(startup["reps"], startup["module_s"]))
+    if len(sizes) >= 2:
+        small, large = export[sizes[0]], export[sizes[-1]]
+        users = (int(sizes[-1]) - int(sizes[0])) / 100000.0
+        module_step = (large["module_s"] - small["module_s"]) / users
+        c_step = (large["c_s"] - small["c_s"]) / users
+        lines.append("Cost of each further 100,000 users between N = {:,} and N = {:,}: module {:.2f} s, C pipeline "
+                     "{:.2f} s (**{}**); peak RSS from the smallest to the largest N: module {:.0f} to {:.0f} MB, "
+                     "C pipeline {:.0f} to {:.0f} MB.".format(
+                         int(sizes[0]), int(sizes[-1]), module_step, c_step, ratio(module_step, c_step),
+                         small["module_rss_mb"], large["module_rss_mb"], small["c_rss_mb"], large["c_rss_mb"]))
+    return "\n\n".join(lines)
+
+
 def profile_section(results):
     p = results.get("profile")
     if not p:
@@ -169,6 +191,9 @@ def summary(results):
         lines.append("- Export + build, {:,} users: module {:.2f} s vs C pipeline {:.2f} s (**{:.2f}x**), peak RSS "
                      "{:.0f} MB vs {:.0f} MB.".format(int(n), e["module_s"], e["c_s"], e["ratio"], e["module_rss_mb"],
                                                       e["c_rss_mb"]))
+    growth = growth_section(results)
+    if growth:
+        lines.extend("- " + line for line in growth.split("\n\n"))
     noop = results.get("noop")
     if noop:
         lines.append("- No-op refresh at {:,} users: {:.2f} s ({:.2f}x of a full build: the export still has to read "
@@ -220,14 +245,18 @@ def render(results, wall):
         "## 1. Export + build: module vs C tools",
         "",
         "Each run starts from an empty map directory (first build). Module: `relay_recipient_map` run as Ansible "
-        "runs it (JSON arguments, `AnsibleModule`), paged ldap3 search, validation, gate, cdb build and swap. "
+        "runs it (JSON arguments, `AnsibleModule`), paged search (ldap3 sends, the module's BER reader reads), "
+        "validation, `sort -u`, gate, cdb build and swap. "
         "Baseline: `ldapsearch -E pr=1000/noprompt | awk | sort -u > src && postmap cdb:src`. Peak RSS is that "
         "of the largest single process (GNU time `%M`); the C pipeline's stages run side by side. Both outputs are "
         "compared byte for byte.",
         "",
         export_section(results),
         "",
+        growth_section(results),
+        "",
         commands(results, "export"),
+        commands(results, "startup"),
         profile_section(results),
         "",
         commands(results, "profile"),
