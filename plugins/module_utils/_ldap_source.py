@@ -536,6 +536,19 @@ def _connection(uri, opts):
     return Connection(server, **kwargs)
 
 
+def close(conn):
+    """Unbind and close ``conn``; errors are ignored.
+
+    After a failed search the socket may already be gone (the directory
+    stopped, a page was cut off): the unbind must not replace the reason the
+    search failed with a socket error of its own.
+    """
+    try:
+        conn.unbind()
+    except (LDAPException, OSError):
+        pass
+
+
 def _connect_one(uri, opts):
     conn = _connection(uri, opts)
     try:
@@ -546,7 +559,7 @@ def _connect_one(uri, opts):
             result = conn.result or {}
             raise LdapSourceError("bind failed: %s %s" % (result.get("description"), result.get("message") or ""))
     except (LDAPException, LdapSourceError):
-        conn.unbind()
+        close(conn)
         raise
     return conn
 

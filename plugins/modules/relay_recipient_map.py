@@ -473,7 +473,7 @@ def collect_ldap(module, collector):
             time_limit=params["timeout"],
         )
     finally:
-        conn.unbind()
+        ldap_source.close(conn)
     return dict(
         server=server,
         pages=stats.pages,

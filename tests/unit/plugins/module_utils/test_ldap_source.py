@@ -450,3 +450,17 @@ def test_a_refused_value_names_its_entry_and_attribute():
     assert collector.refused_as_dicts() == [
         {"source": "CN=Bad,DC=x (proxyaddresses)", "value": "smtp:bad user@example.com", "reason": "whitespace ' '"}
     ]
+
+
+def test_closing_a_connection_whose_socket_is_gone_keeps_the_first_error():
+    # The directory stopped mid-search: the unbind that follows fails to send,
+    # and that must not replace why the search failed.
+    class Gone:
+        def __init__(self, error):
+            self.error = error
+
+        def unbind(self):
+            raise self.error
+
+    ls.close(Gone(ls.LDAPException("socket sending error[Errno 32] Broken pipe")))
+    ls.close(Gone(BrokenPipeError(32, "Broken pipe")))
