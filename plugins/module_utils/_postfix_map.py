@@ -122,19 +122,19 @@ class SortedSource:
 
     def __init__(self, work, name="source", sort_path="sort"):
         self.path = work.join(name)
-        self._errors = work.join(name + ".sort-errors")
         self._line_end = "\t%s\n" % MAP_VALUE
-        with open(self._errors, "wb") as errors:
-            try:
-                self._proc = subprocess.Popen(
-                    [sort_path, "-u", "-S", SORT_BUFFER, "-T", work.path, "-o", self.path],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=errors,
-                    env=_c_locale(),
-                )
-            except OSError as exc:
-                raise MapBuildError("cannot run sort: %s" % exc)
+        # sort's messages come through a pipe, not a file: on a full disk a
+        # file beside the map could not hold the message that says so.
+        try:
+            self._proc = subprocess.Popen(
+                [sort_path, "-u", "-S", SORT_BUFFER, "-T", work.path, "-o", self.path],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=_c_locale(),
+            )
+        except OSError as exc:
+            raise MapBuildError("cannot run sort: %s" % exc)
 
     def add(self, addresses):
         """Hand over a list of keys (lower case, without whitespace)."""
@@ -145,25 +145,33 @@ class SortedSource:
             self._proc.stdin.write(data)
         except OSError:
             # sort has died; finish() reports why.
-            self._proc.stdin = None
+            self._close_input()
 
-    def finish(self):
-        if self._proc.stdin is not None:
+    def _close_input(self):
+        stdin, self._proc.stdin = self._proc.stdin, None
+        if stdin is not None:
             try:
-                self._proc.stdin.close()
+                stdin.close()
             except OSError:
                 pass
+
+    def finish(self):
+        self._close_input()
+        # sort writes to stderr only when it fails, and then exits: reading
+        # it to the end cannot block while sort waits for input.
+        message = self._proc.stderr.read().decode("utf-8", "replace").strip()
+        self._proc.stderr.close()
         rc = self._proc.wait()
         if rc != 0:
-            with open(self._errors, "rb") as errors:
-                message = errors.read().decode("utf-8", "replace").strip()
             raise MapBuildError("sort failed (rc=%s): %s" % (rc, message or "no message"))
         return self.path
 
     def abort(self):
+        self._close_input()
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        self._proc.stderr.close()
 
 
 def digest_and_count(path):

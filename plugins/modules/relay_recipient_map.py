@@ -534,6 +534,10 @@ def export_sorted(module, work, domains, must_exist, result):
     except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
         source.abort()
         module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
+    except BaseException:
+        # fail_json before the export started (a missing library): stop sort too.
+        source.abort()
+        raise
     try:
         return source.finish(), collector
     except postfix_map.MapBuildError as exc:
