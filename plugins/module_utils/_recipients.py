@@ -309,28 +309,58 @@ def normalise_domains(domains):
 # source as ``name:line``. Only line endings are stripped: stray whitespace in a
 # value is reported as a refusal, exactly as it would be from LDAP.
 
-def _lines(stream, name):
+FILE_BATCH = 4096
+
+
+def _lines(stream):
+    """(line number, line without its end) of every line that is neither blank nor a comment."""
     for number, line in enumerate(stream, 1):
         line = line.rstrip("\r\n")
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        yield "%s:%d" % (name, number), line
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield number, line
+
+
+def _batches(lines, name):
+    """Cut (number, value) pairs into (values, source_at) batches; sources are ``name:line``."""
+    numbers, values = [], []
+    for number, value in lines:
+        numbers.append(number)
+        values.append(value)
+        if len(values) >= FILE_BATCH:
+            yield values, _line_source(name, numbers)
+            numbers, values = [], []
+    if values:
+        yield values, _line_source(name, numbers)
+
+
+def _line_source(name, numbers):
+    return lambda index: "%s:%d" % (name, numbers[index])
 
 
 def read_virtual(stream, name, collector):
     """Legacy ``virtual.txt``: ``alias: TYPE:address`` per line."""
-    for source, line in _lines(stream, name):
+    numbers, values = [], []
+    for number, line in _lines(stream):
         alias, sep, value = line.partition(":")
-        if not sep or not alias.strip():
-            collector.refuse(source, line, "not an 'alias: TYPE:address' line")
-            continue
-        collector.add_typed(value.lstrip(" \t"), source)
+        well_formed = sep and alias.strip()
+        if well_formed:
+            numbers.append(number)
+            values.append(value.lstrip(" \t"))
+            if len(values) < FILE_BATCH:
+                continue
+        # A full batch, or a malformed line: the lines before it go first, so
+        # that refusals keep the order of the file.
+        collector.add_typed_batch(values, _line_source(name, numbers))
+        numbers, values = [], []
+        if not well_formed:
+            collector.refuse("%s:%d" % (name, number), line, "not an 'alias: TYPE:address' line")
+    collector.add_typed_batch(values, _line_source(name, numbers))
 
 
 def read_list(stream, name, collector):
     """One bare address per line."""
-    for source, line in _lines(stream, name):
-        collector.add_plain(line, source)
+    for batch, source_at in _batches(_lines(stream), name):
+        collector.add_plain_batch(batch, source_at)
 
 
 def read_csv(stream, name, collector, column):
@@ -347,8 +377,9 @@ def read_csv(stream, name, collector, column):
 def read_map(stream, name, collector):
     """A Postfix map source such as this module writes (``address<TAB>OK``):
     the key is the first field, the value is not used."""
-    for source, line in _lines(stream, name):
-        collector.add_plain(line.split(None, 1)[0], source)
+    keys = ((number, line.split(None, 1)[0]) for number, line in _lines(stream))
+    for batch, source_at in _batches(keys, name):
+        collector.add_plain_batch(batch, source_at)
 
 
 FILE_READERS = {"virtual": read_virtual, "list": read_list, "csv": read_csv, "map": read_map}

@@ -475,3 +475,51 @@ def test_map_source_reader_takes_the_key_and_ignores_value_and_comments():
     r.read_map(stream, "staging", collector)
     assert sorted(collector.addresses) == ["a@example.com", "b@example.com"]
     assert [item["source"] for item in collector.refused_as_dicts()] == ["staging:5"]
+
+
+def one_line_at_a_time(text, file_format, collector):
+    """The file readers' rules applied line by line: what the batched readers must give."""
+    for number, line in enumerate(io.StringIO(text, newline=""), 1):
+        line = line.rstrip("\r\n")
+        source = "f:%d" % number
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if file_format == "virtual":
+            alias, sep, value = line.partition(":")
+            if not sep or not alias.strip():
+                collector.refuse(source, line, "not an 'alias: TYPE:address' line")
+            else:
+                collector.add_typed(value.lstrip(" \t"), source)
+        elif file_format == "list":
+            collector.add_plain(line, source)
+        else:
+            collector.add_plain(line.split(None, 1)[0], source)
+
+
+FILE_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(["", "# comment", "   ", "no colon here", ": SMTP:x@example.com", "a: X500:/o=x",
+                         "a: SMTP:ok@example.com", "b:\tsmtp:tab@example.org", "c: SMTP:bad one@example.com",
+                         "d: smtp:x@other.net", "ok@example.com\tOK", "Bad Key@example.com OK", "e:smtp:é@example.com"]),
+        st.text(alphabet="ab:@. \t#\u00e9", max_size=15),
+    ),
+    max_size=25,
+)
+
+
+@given(FILE_LINES, st.sampled_from(["virtual", "list", "map"]), st.sampled_from(["\n", "\r\n"]))
+@settings(max_examples=600)
+def test_file_readers_in_batches_end_as_one_line_at_a_time(lines, file_format, newline):
+    text = newline.join(lines) + newline
+    expected, batched = collector(), collector()
+    one_line_at_a_time(text, file_format, expected)
+    saved = r.FILE_BATCH
+    r.FILE_BATCH = 3  # batches end in the middle of the file
+    try:
+        r.FILE_READERS[file_format](io.StringIO(text, newline=""), "f", batched)
+    finally:
+        r.FILE_BATCH = saved
+    assert (batched.addresses, batched.refused, batched.refused_count, batched.dropped_by_domain,
+            batched.ignored_by_type, batched.values_seen) == (
+        expected.addresses, expected.refused, expected.refused_count, expected.dropped_by_domain,
+        expected.ignored_by_type, expected.values_seen)
