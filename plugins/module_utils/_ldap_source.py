@@ -264,7 +264,6 @@ class ExportStats:
         self.entries = 0
         self.disabled_skipped = 0
         self.references = []
-        self.wire_reader = False
 
 
 def feed_page(page, collector, stats):
@@ -297,7 +296,7 @@ def feed_entries(entries, collector, stats, exclude_disabled):
 def export(conn, base_dns, search_filter, attributes, page_size, collector, exclude_disabled, time_limit=0):
     """Run the paged search under every base DN into ``collector``."""
     stats = ExportStats()
-    reader = read_searches_off_the_wire(conn, exclude_disabled)
+    read_searches_off_the_wire(conn, exclude_disabled)
     for base_dn in base_dns:
         for entries in iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit):
             stats.pages += 1
@@ -305,7 +304,6 @@ def export(conn, base_dns, search_filter, attributes, page_size, collector, excl
                 feed_page(entries, collector, stats)
             else:
                 feed_entries(entries, collector, stats, exclude_disabled)
-    stats.wire_reader = reader is not None
     return stats
 
 
@@ -468,8 +466,6 @@ class WireSearchReader:
             return False
         try:
             response = self.decode_message(buf[pos:end])
-        except LdapSourceError:
-            raise
         except Exception as exc:  # pylint: disable=broad-except
             raise ProtocolError("ldap3 could not decode a response: %s" % exc)
         if received_id == 0:
