@@ -114,7 +114,7 @@ class WorkDir:
 
 
 class SortedSource:
-    """A map source written by ``sort -u`` from the addresses handed to add().
+    """A map source written by ``sort -u`` from the addresses handed to update().
 
     ``path`` holds ``address<TAB>OK`` lines in byte order without duplicates
     once finish() has returned; a failure raises MapBuildError.
@@ -136,8 +136,8 @@ class SortedSource:
         except OSError as exc:
             raise MapBuildError("cannot run sort: %s" % exc)
 
-    def add(self, addresses):
-        """Hand over a list of keys (lower case, without whitespace)."""
+    def update(self, addresses):
+        """Hand over a list of keys (lower case, without whitespace): a RecipientCollector's sink."""
         if not addresses or self._proc.stdin is None:
             return
         data = (self._line_end.join(addresses) + self._line_end).encode("utf-8")
@@ -224,7 +224,7 @@ def normalise_live_source(live_path, work, key_batches, sort_path="sort"):
     try:
         with open(live_path, encoding="utf-8", errors="replace", newline="") as stream:
             for keys in key_batches(stream):
-                normalised.add(keys)
+                normalised.update(keys)
     except BaseException:
         normalised.abort()
         raise

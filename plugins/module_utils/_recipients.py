@@ -58,7 +58,7 @@ _BATCH_DOMAIN_MAX = MAX_ADDRESS - MAX_LOCAL_PART - 1
 
 
 def batch_patterns(domains):
-    """Regular expressions for the common case of a batch, or None for no domain.
+    """Regular expressions (typed, plain) for the common case of a batch; (None, None) for no domain.
 
     A batch is a set of lower-cased values joined by newlines, one per line.
     The patterns match a line that holds a typed ``smtp:`` value, or a plain
@@ -68,7 +68,7 @@ def batch_patterns(domains):
     """
     fast = sorted((d for d in domains if len(d) <= _BATCH_DOMAIN_MAX), key=len, reverse=True)
     if not fast:
-        return None
+        return None, None
     address = r"((?=[^@\n]{1,%d}@)(?!#)%s(?:\.%s)*@(?:%s))$" % (
         MAX_LOCAL_PART,
         _ATOM,
@@ -168,8 +168,8 @@ def _type_problem(addr_type):
 class RecipientCollector:
     """Accumulate valid relay addresses from a stream of raw values.
 
-    Accepted addresses go to ``sink`` (anything with ``add(list of addresses)``;
-    by default an in-memory set, ``addresses``). Refusals are counted in full
+    Accepted addresses go to ``sink``: anything with ``update(list of
+    addresses)``, by default an in-memory set, also named ``addresses``. Refusals are counted in full
     but kept only up to ``refused_limit`` examples; of the addresses in
     ``watch``, those accepted are noted in ``watched``, so the safety gate can
     check required addresses without the collector keeping the rest.
@@ -178,8 +178,7 @@ class RecipientCollector:
     def __init__(self, domains, refused_limit=100, sink=None, watch=()):
         self.domains = frozenset(d.lower() for d in domains)
         self.refused_limit = refused_limit
-        self.addresses = set() if sink is None else None
-        self.sink = AddressSet(self.addresses) if sink is None else sink
+        self.sink = set() if sink is None else sink
         self.watch = frozenset(a.lower() for a in watch)
         self.watched = set()
         self.refused = []
@@ -187,7 +186,12 @@ class RecipientCollector:
         self.dropped_by_domain = Counter()
         self.ignored_by_type = Counter()
         self.values_seen = 0
-        self._batch = batch_patterns(self.domains)
+        self._smtp_batch, self._plain_batch = batch_patterns(self.domains)
+
+    @property
+    def addresses(self):
+        """The accepted addresses, when they are kept in memory (the default sink); else None."""
+        return self.sink if isinstance(self.sink, set) else None
 
     def refuse(self, source, value, reason):
         """Count a refusal; ``source`` may be any object, formatted here only when kept."""
@@ -219,6 +223,9 @@ class RecipientCollector:
     def add_plain(self, value, source):
         """Add a bare address (``mail`` attribute, list or CSV source)."""
         self.values_seen += 1
+        self._add_plain(value, source)
+
+    def _add_plain(self, value, source):
         self._add(value, value, source)
 
     def _add(self, address, raw, source):
@@ -228,7 +235,10 @@ class RecipientCollector:
             return
         address = address.lower()
         domain = address.rpartition("@")[2]
-        self._keep([(address, domain)])
+        if domain not in self.domains:
+            self.dropped_by_domain[domain] += 1
+            return
+        self._send([address])
 
     def add_typed_batch(self, values, source_at):
         """add_typed for a list of values; ``source_at(i)`` is the source of ``values[i]``.
@@ -237,13 +247,13 @@ class RecipientCollector:
         well-formed ``smtp:`` address) checked for the whole batch in one
         regular-expression scan; only the other values are looked at one by one.
         """
-        self._add_batch(values, source_at, 0, self._add_typed)
+        self._add_batch(values, source_at, self._smtp_batch, self._add_typed)
 
     def add_plain_batch(self, values, source_at):
         """add_plain for a list of values, as add_typed_batch."""
-        self._add_batch(values, source_at, 1, lambda value, source: self._add(value, value, source))
+        self._add_batch(values, source_at, self._plain_batch, self._add_plain)
 
-    def _add_batch(self, values, source_at, kind, add_one):
+    def _add_batch(self, values, source_at, pattern, add_one):
         count = len(values)
         if not count:
             return
@@ -251,11 +261,10 @@ class RecipientCollector:
         text = "\n".join(values)
         # One value per line, and ASCII so that lower() changes only A-Z:
         # otherwise every value takes the one-by-one path.
-        if self._batch is None or "" in values or not text.isascii() or text.count("\n") != count - 1:
+        if pattern is None or "" in values or not text.isascii() or text.count("\n") != count - 1:
             for index, value in enumerate(values):
                 add_one(value, source_at(index))
             return
-        pattern = self._batch[kind]
         lowered = text.lower()
         found = pattern.findall(lowered)
         if len(found) != count:
@@ -265,35 +274,18 @@ class RecipientCollector:
                 add_one(values[index], source_at(index))
         self._send(found)
 
-    def _keep(self, found):
-        """Keep the (address, domain) pairs of a relay domain; count the rest per domain."""
-        domains = self.domains
-        kept = [address for address, domain in found if domain in domains]
-        if len(kept) != len(found):
-            self.dropped_by_domain.update(domain for _address, domain in found if domain not in domains)
-        self._send(kept)
-
     def _send(self, addresses):
+        """Hand accepted addresses of the relay domains to the sink."""
         if addresses:
             if self.watch:
                 self.watched.update(self.watch.intersection(addresses))
-            self.sink.add(addresses)
+            self.sink.update(addresses)
 
     def sorted_addresses(self):
         return sorted(self.addresses)
 
     def refused_as_dicts(self):
         return [r._asdict() for r in self.refused]
-
-
-class AddressSet:
-    """The in-memory sink of a RecipientCollector."""
-
-    def __init__(self, addresses):
-        self.addresses = addresses
-
-    def add(self, addresses):
-        self.addresses.update(addresses)
 
 
 def normalise_domains(domains):

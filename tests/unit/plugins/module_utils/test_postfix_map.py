@@ -68,7 +68,7 @@ def staged(map_path, keys):
     """A finished new source for ``map_path``: a WorkDir beside it holding ``keys`` sorted."""
     work = pm.WorkDir(str(map_path))
     source = pm.SortedSource(work)
-    source.add(list(keys))
+    source.update(list(keys))
     return work, source.finish()
 
 
@@ -238,7 +238,7 @@ def test_sort_writes_unique_tab_ok_lines_in_the_order_python_sorts_them(tmp_path
     work = pm.WorkDir(str(tmp_path / "rr"))
     source = pm.SortedSource(work)
     for start in range(0, len(many), 1000):
-        source.add(many[start:start + 1000] + many[:10])
+        source.update(many[start:start + 1000] + many[:10])
     with open(source.finish()) as stream:
         assert stream.read().splitlines() == ["%s\tOK" % k for k in sorted(set(many))]
     work.remove()
@@ -265,8 +265,8 @@ def test_sort_that_dies_is_a_clear_failure(tmp_path):
     script.chmod(0o755)
     work = pm.WorkDir(str(tmp_path / "rr"))
     source = pm.SortedSource(work, sort_path=str(script))
-    source.add(addresses(50000))  # the pipe breaks; the error comes from finish()
-    source.add(addresses(10))
+    source.update(addresses(50000))  # the pipe breaks; the error comes from finish()
+    source.update(addresses(10))
     with pytest.raises(pm.MapBuildError, match=r"sort failed \(rc=2\): sort: write failed: No space left on device"):
         source.finish()
     work.remove()
@@ -322,6 +322,6 @@ def test_the_live_source_is_compared_by_key_in_whatever_form_it_was_left(tmp_pat
 def test_identical_sources_compare_as_no_change(tmp_path):
     work, new_source = staged(tmp_path / "rr", addresses(1000))
     old = pm.SortedSource(work, "old")
-    old.add(addresses(1000)[::-1])
+    old.update(addresses(1000)[::-1])
     assert pm.compare_sources(old.finish(), new_source, 10) == ([], [], 0, 0)
     work.remove()

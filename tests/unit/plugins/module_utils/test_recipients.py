@@ -280,7 +280,7 @@ def test_a_batch_names_the_source_of_each_refused_value_only():
 
 def test_batch_patterns_leave_domains_too_long_for_the_limit_to_the_full_checks():
     long_domain = ".".join(["d" * 60] * 3) + ".example"
-    assert r.batch_patterns([long_domain]) is None
+    assert r.batch_patterns([long_domain]) == (None, None)
     c = r.RecipientCollector([long_domain])
     c.add_typed_batch(["smtp:%s@%s" % ("a" * 64, long_domain), "smtp:b@%s" % long_domain], lambda index: index)
     assert c.sorted_addresses() == ["b@" + long_domain]
@@ -292,7 +292,7 @@ def test_watched_addresses_are_noted_and_everything_goes_to_the_sink():
         def __init__(self):
             self.batches = []
 
-        def add(self, addresses):
+        def update(self, addresses):
             self.batches.append(list(addresses))
 
     sink = Sink()
