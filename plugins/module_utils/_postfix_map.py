@@ -31,13 +31,6 @@ class MapBuildError(Exception):
     """The new table could not be built; the live one is untouched."""
 
 
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def compiled_path(map_path, map_type):
     return map_path + SUFFIXES[map_type]
 
@@ -56,21 +49,19 @@ def is_current(map_path, map_type):
         return False
 
 
-def _keep_previous(live, prev):
-    """Make ``prev`` a copy of ``live`` (a hard link where possible), atomically."""
+def _keep_previous(live, prev, scratch):
+    """Make ``prev`` a copy of ``live`` (a hard link where possible), atomically.
+
+    The copy is made at ``scratch``, a path in the run's work directory (the
+    same file system), and renamed over ``prev``.
+    """
     if not os.path.exists(live):
         return False
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(prev) + ".", dir=os.path.dirname(prev))
-    os.close(fd)
     try:
-        os.unlink(tmp)
-        try:
-            os.link(live, tmp)
-        except OSError:
-            shutil.copy2(live, tmp)
-        os.rename(tmp, prev)
-    finally:
-        _remove(tmp)
+        os.link(live, scratch)
+    except OSError:
+        shutil.copy2(live, scratch)
+    os.rename(scratch, prev)
     return True
 
 
@@ -294,9 +285,12 @@ def build_and_swap(map_path, map_type, new_source, compile_map, set_attributes, 
         written = []
         if backup:
             prev_source, prev_compiled = backup_paths(map_path, map_type)
-            if compile_map is not None and _keep_previous(compiled_path(map_path, map_type), prev_compiled):
+            work = os.path.dirname(new_source)
+            if compile_map is not None and _keep_previous(
+                compiled_path(map_path, map_type), prev_compiled, os.path.join(work, "previous-table")
+            ):
                 written.append(prev_compiled)
-            if _keep_previous(map_path, prev_source):
+            if _keep_previous(map_path, prev_source, os.path.join(work, "previous-source")):
                 written.append(prev_source)
         if compile_map is not None:
             os.rename(new_compiled, compiled_path(map_path, map_type))

@@ -552,8 +552,9 @@ def compare_with_live(work, map_path, new_source, new_count, limit):
     if postfix_map.same_content(map_path, new_source):
         return True, new_count, recipients.MapDiff([], [], 0, 0)
     live = postfix_map.normalise_live_source(map_path, work, recipients.map_key_batches)
-    old_count = postfix_map.digest_and_count(live)[1]
-    return False, old_count, recipients.MapDiff(*postfix_map.compare_sources(live, new_source, limit))
+    diff = recipients.MapDiff(*postfix_map.compare_sources(live, new_source, limit))
+    # Both sources hold each key once: the live count follows from the difference.
+    return False, new_count - diff.added_count + diff.removed_count, diff
 
 
 def build(module, work, domains, must_exist, map_file, result, started):
