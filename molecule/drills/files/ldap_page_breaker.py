@@ -26,7 +26,7 @@ import threading
 SEARCH_REQUEST = 0x63
 
 
-def message_lengths(buffer):
+def split_messages(buffer):
     """Split off the complete BER messages at the start of ``buffer``: (messages, rest)."""
     messages = []
     while len(buffer) >= 2:
@@ -81,7 +81,7 @@ class Session:
             if not data:
                 break
             buffer += data
-            messages, buffer = message_lengths(buffer)
+            messages, buffer = split_messages(buffer)
             for message in messages:
                 if protocol_op(message) == SEARCH_REQUEST:
                     with self.lock:
