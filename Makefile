@@ -21,7 +21,7 @@ SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 LAB_SCENARIO ?= site
 
-.PHONY: help setup lab lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
+.PHONY: help setup smoke lab lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ lab: setup collection ## bring up the lab and configure the relay in it with pla
 	cd $(ROOT) && $(BIN)/molecule converge -s $(LAB_SCENARIO)
 	@lab/howto.sh $(LAB_SCENARIO)
 
+smoke: ## can this machine run the lab? (the last step of make setup)
+	lab/smoke-check.sh
+
 lab-destroy: ## remove the lab containers
 	cd $(ROOT) && $(BIN)/molecule destroy -s $(LAB_SCENARIO)
 
@@ -58,11 +61,12 @@ docs: collection ## every plugin's and role's documentation renders with ansible
 	for r in postfix_relay firewall relay_recipients; do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
 	@echo "ansible-doc renders the module, the filters and the roles"
 
-lint: ## ansible-lint (production profile) and yamllint
+lint: collection ## ansible-lint (production profile) and yamllint
 	$(BIN)/ansible-lint --offline
 	$(BIN)/yamllint -s .
 
 sanity: ## ansible-test sanity on a copy of the collection laid out as ansible_collections/
+	lab/ansible-test-pip.sh
 	rm -rf .build/sanity && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C $(SANITY_TREE) -xf -
 	cd $(SANITY_TREE) && git init -q && git add -A && \

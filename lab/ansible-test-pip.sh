@@ -32,4 +32,4 @@ if args:
     sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args))
 PY
 mv "$cache.tmp" "$cache"
-echo "[setup] ansible-test pip bootstrap stand-in at $cache"
+echo "[sanity] ansible-test pip bootstrap stand-in at $cache"

@@ -18,13 +18,23 @@ need_root() {
     fi
 }
 
+# Every package the lab and the tests run a program from, named one by one:
+# apt-get runs with --no-install-recommends, so nothing may arrive only as a
+# recommendation (netavark runs iptables to set up a bridge network, but only
+# recommends it: without it every container start fails with
+# "netavark: No such file or directory"). lab/smoke-check.sh checks the result.
+HOST_PACKAGES=(
+    podman conmon runc netavark aardvark-dns iptables nftables uidmap  # containers, networks
+    debootstrap debian-archive-keyring ca-certificates          # building the lab images
+    python3 python3-venv git make                               # the pinned tools
+    shellcheck                                                  # lint of the lab scripts
+    postfix postfix-cdb postfix-lmdb                            # a real postmap for unit tests
+)
+
 install_packages() {
-    # postfix (with the cdb and lmdb map types) gives the unit tests a real postmap;
-    # preseeded "No configuration", it writes no main.cf and starts no daemon here.
-    local pkgs=(podman runc debootstrap uidmap netavark aardvark-dns
-                python3-venv git make shellcheck postfix postfix-cdb postfix-lmdb)
+    # postfix is preseeded "No configuration": it writes no main.cf and starts no daemon here.
     local missing=()
-    for p in "${pkgs[@]}"; do
+    for p in "${HOST_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
@@ -38,8 +48,8 @@ install_packages() {
 }
 
 python_bin() {
-    # Python 3.11 is what the tools are pinned and tested with.
-    for c in python3.11 python3; do
+    # Debian's own Python 3.11 or 3.13 (what python3-venv serves), else the first on PATH.
+    for c in /usr/bin/python3 python3.11 python3; do
         if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return; fi
     done
     echo "no python3 found" >&2; exit 1
@@ -81,32 +91,33 @@ debian_mirror() {
 # recipe label, and images with another label are rebuilt.
 IMAGE_PACKAGES="python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates,sudo"
 
-build_image() {
-    local version="$1" suite="$2"
-    local tag="$IMAGE_REPO:$version"
-    local recipe
+# A subshell body: its EXIT trap removes the scratch rootfs on every path and ends
+# with the function (a RETURN trap would outlive it and fire at every later return).
+build_image() (
+    version="$1" suite="$2"
+    tag="$IMAGE_REPO:$version"
     recipe="$(printf '%s %s' "$suite" "$IMAGE_PACKAGES" | sha256sum | cut -c1-16)"
     if podman image exists "$tag" && \
        [ "$(podman image inspect --format '{{ index .Labels "mailrelay.recipe" }}' "$tag")" = "$recipe" ]; then
         log "image $tag present"
-        return
+        exit 0
     fi
-    local mirror rootfs
     mirror="$(debian_mirror)"
     rootfs="$(mktemp -d /var/tmp/mailrelay-rootfs.XXXXXX)"
-    trap 'rm -rf "$rootfs"' RETURN
+    trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
     log "building $tag with debootstrap $suite from $mirror"
-    debootstrap --variant=minbase \
-        --include="$IMAGE_PACKAGES" \
-        "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
-            tail -n 30 "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
-    rm -f "$rootfs.log"
+    if ! debootstrap --variant=minbase --include="$IMAGE_PACKAGES" \
+            "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1; then
+        tail -n 30 "$rootfs.log" >&2
+        echo "debootstrap $suite from $mirror failed (set MAILRELAY_LAB_MIRROR to another mirror)" >&2
+        exit 1
+    fi
     # Containers carry no kernel-facing units; keep the boot lean and fast.
     rm -f "$rootfs"/etc/machine-id && touch "$rootfs"/etc/machine-id
     tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' \
         --change "LABEL mailrelay.recipe=$recipe" - "$tag" >/dev/null
     log "image $tag built"
-}
+)
 
 use_or_build() {
     local override="$1" version="$2" suite="$3"
@@ -125,7 +136,7 @@ main() {
     # A user with a registry sets MAILRELAY_LAB_IMAGE_12 / _13 to pulled images.
     use_or_build "${MAILRELAY_LAB_IMAGE_12:-}" 12 bookworm
     use_or_build "${MAILRELAY_LAB_IMAGE_13:-}" 13 trixie
-    "$ROOT/lab/ansible-test-pip.sh"
+    "$ROOT/lab/smoke-check.sh"
     log "ready"
 }
 
