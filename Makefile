@@ -20,8 +20,9 @@ SANITY_TREE := .build/sanity/ansible_collections/mailrelay/exchange
 # Every Molecule scenario, in a stable order; `make molecule SCENARIOS=relay` runs one.
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 LAB_SCENARIO ?= site
+FRESH_TARGETS ?= lab test
 
-.PHONY: help setup smoke lab lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
+.PHONY: help setup smoke lab lab-check fresh-check lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +49,12 @@ lab: setup collection ## bring up the lab and configure the relay in it with pla
 
 smoke: ## can this machine run the lab? (the last step of make setup)
 	lab/smoke-check.sh
+
+lab-check: ## run the steps the lab's howto prints and check every answer
+	lab/howto.sh --check $(LAB_SCENARIO)
+
+fresh-check: ## rehearse a newcomer: the README's commands in a fresh Debian 12 system (FRESH_TARGETS="lab test")
+	lab/fresh-check.sh $(FRESH_TARGETS)
 
 lab-destroy: ## remove the lab containers
 	cd $(ROOT) && $(BIN)/molecule destroy -s $(LAB_SCENARIO)

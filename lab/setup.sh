@@ -70,54 +70,9 @@ install_venv() {
     echo "$want" > "$stamp"
 }
 
-# The Debian mirror the machine itself uses: never a hard-coded host.
-debian_mirror() {
-    if [ -n "${MAILRELAY_LAB_MIRROR:-}" ]; then echo "$MAILRELAY_LAB_MIRROR"; return; fi
-    local uri
-    uri="$(grep -h -E '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
-           | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)"
-    if [ -z "$uri" ]; then
-        uri="$(grep -h -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-               | grep -v -- '-security' | awk '{for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' | head -n1 || true)"
-    fi
-    if [ -z "$uri" ]; then
-        echo "cannot find a Debian mirror in /etc/apt/sources*; set MAILRELAY_LAB_MIRROR" >&2
-        exit 1
-    fi
-    echo "$uri"
-}
-
 # Packages in the base image, beyond minbase. Changing this list changes the
 # recipe label, and images with another label are rebuilt.
 IMAGE_PACKAGES="python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates,sudo"
-
-# A subshell body: its EXIT trap removes the scratch rootfs on every path and ends
-# with the function (a RETURN trap would outlive it and fire at every later return).
-build_image() (
-    version="$1" suite="$2"
-    tag="$IMAGE_REPO:$version"
-    recipe="$(printf '%s %s' "$suite" "$IMAGE_PACKAGES" | sha256sum | cut -c1-16)"
-    if podman image exists "$tag" && \
-       [ "$(podman image inspect --format '{{ index .Labels "mailrelay.recipe" }}' "$tag")" = "$recipe" ]; then
-        log "image $tag present"
-        exit 0
-    fi
-    mirror="$(debian_mirror)"
-    rootfs="$(mktemp -d /var/tmp/mailrelay-rootfs.XXXXXX)"
-    trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
-    log "building $tag with debootstrap $suite from $mirror"
-    if ! debootstrap --variant=minbase --include="$IMAGE_PACKAGES" \
-            "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1; then
-        tail -n 30 "$rootfs.log" >&2
-        echo "debootstrap $suite from $mirror failed (set MAILRELAY_LAB_MIRROR to another mirror)" >&2
-        exit 1
-    fi
-    # Containers carry no kernel-facing units; keep the boot lean and fast.
-    rm -f "$rootfs"/etc/machine-id && touch "$rootfs"/etc/machine-id
-    tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' \
-        --change "LABEL mailrelay.recipe=$recipe" - "$tag" >/dev/null
-    log "image $tag built"
-)
 
 use_or_build() {
     local override="$1" version="$2" suite="$3"
@@ -125,7 +80,7 @@ use_or_build() {
         log "Debian $version: using $override instead of a local build"
         podman image exists "$override" || podman pull "$override"
     else
-        build_image "$version" "$suite"
+        "$ROOT/lab/build-image.sh" "$IMAGE_REPO:$version" "$suite" "$IMAGE_PACKAGES"
     fi
 }
 

@@ -44,7 +44,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
          "install them with: apt-get install --no-install-recommends ${packages[*]}" \
          "(lab/setup.sh names every package; one that is missing here was removed after it ran)"
 fi
-postconf -m 2>/dev/null | grep -qx cdb || fail "postmap cannot build cdb maps" "apt-get install postfix-cdb"
+# The unit tests compile real cdb and lmdb maps.
+scratch="$(mktemp -d)"
+printf 'user@example.com\tOK\n' >"$scratch/map" && touch "$scratch/main.cf"
+for type in cdb:postfix-cdb lmdb:postfix-lmdb; do
+    postmap -c "$scratch" "${type%%:*}:$scratch/map" 2>/dev/null && [ -s "$scratch/map.${type%%:*}" ] \
+        || { rm -rf "$scratch"; fail "postmap cannot build ${type%%:*} maps" "apt-get install ${type##*:}"; }
+done
+rm -rf "$scratch"
 podman info --format '{{.Host.OCIRuntime.Name}}' >/dev/null 2>&1 \
     || fail "podman cannot start: $(podman info 2>&1 | tail -n 1)" \
             "CONTAINERS_CONF is $CONTAINERS_CONF (runc, rlimits below this machine's hard limits)"
