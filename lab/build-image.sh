@@ -45,5 +45,5 @@ fi
 # Containers carry no kernel-facing units; keep the boot lean and fast.
 rm -f "$rootfs"/etc/machine-id && touch "$rootfs"/etc/machine-id
 tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' \
-    --change "LABEL mailrelay.recipe=$recipe" - "$tag" >/dev/null
+    --change "LABEL mailrelay.recipe=$recipe" --quiet - "$tag" >/dev/null
 log "image $tag built in $((SECONDS - start)) s"

@@ -33,19 +33,23 @@ fi
 "$ROOT/lab/build-image.sh" "$FRESH_IMAGE" bookworm "git,make,ca-certificates"
 
 cleanup() {
-    if [ -n "${MAILRELAY_FRESH_KEEP:-}" ]; then
+    if [ -z "${MAILRELAY_FRESH_KEEP:-}" ]; then
+        podman rm --ignore -f -t 0 "$name" >/dev/null 2>&1 || true
+        podman volume rm -f "$name" >/dev/null 2>&1 || true
+    else
         log "kept: podman exec -it $name bash  (remove: podman rm -f $name; podman volume rm $name)"
-        return
     fi
-    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-    podman volume rm -f "$name" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
+# Its own network: on Podman's default one (10.88.0.0/16) the system's address
+# would fall inside the default network of the Podman within, and its traffic,
+# DNS first, would be routed to that bridge instead of out.
+"$ROOT/lab/network.sh" mailrelay-fresh 10.89.250.0/24 >/dev/null
 # Its image storage is a volume of its own, so Podman inside uses overlay on
 # the host's file system rather than overlay on overlay.
 podman volume create "$name" >/dev/null
-podman run -d --name "$name" --hostname fresh-debian --privileged \
+podman run -d --name "$name" --hostname fresh-debian --privileged --network mailrelay-fresh \
     -v "$name:/var/lib/containers" -v "$ROOT:/src:ro" \
     "$FRESH_IMAGE" sleep infinity >/dev/null
 

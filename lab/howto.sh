@@ -16,9 +16,10 @@ case "$scenario" in
            known=alice@example.com ;;
     *)     echo "no instructions for scenario $scenario"; exit 0 ;;
 esac
-# --check adds a user of its own, so that it can run again on the same lab.
-new_user=newbie
-$check && new_user="newbie$(date +%s)"
+# --check sends a message and adds a user of its own, so that what it finds is
+# this run's and it can run again on the same lab.
+new_user=newbie text="first mail through the relay"
+if $check; then stamp="$(date +%s)"; new_user="newbie$stamp" text="$text $stamp"; fi
 probe="podman exec $client python3 /usr/local/bin/smtp-probe --server $relay"
 
 # Each step: what it shows, the command, and what --check expects of it
@@ -27,7 +28,7 @@ probe="podman exec $client python3 /usr/local/bin/smtp-probe --server $relay"
 steps=()
 step() { steps+=("$1" "$2" "$3"); }
 step "Write a message on the internet client:" \
-     "podman exec $client sh -c 'printf \"Subject: hello\\\\n\\\\nfirst mail through the relay\\\\n\" > /tmp/hello.eml'" \
+     "podman exec $client sh -c 'printf \"Subject: hello\\\\n\\\\n$text\\\\n\" > /tmp/hello.eml'" \
      "ok"
 step "Send it to the relay ($relay) over STARTTLS; $known is a listed recipient (250):" \
      "$probe --starttls --rcpt $known --body-file /tmp/hello.eml" \
@@ -36,7 +37,7 @@ step "An unknown recipient (550 5.1.1) and a foreign domain (554 relay access de
      "$probe --rcpt nobody@example.com --rcpt someone@foreign.test" \
      "rcpt 550 554"
 step "What reached the Exchange stand-in:" \
-     "podman exec $exchange grep -rl 'first mail through the relay' /var/spool/mailsink" \
+     "podman exec $exchange grep -rl '$text' /var/spool/mailsink" \
      "ok"
 if [ "$scenario" = site ]; then
     step "AD (Samba) holds the recipients. A new user is unknown until the next refresh (550):" \
@@ -91,7 +92,7 @@ echo "The lab is up (Molecule scenario \"$scenario\"). Containers:"
 podman ps --format '  {{.Names}}' | grep "^  ${scenario}-" | sort
 echo
 for ((i = 0; i < ${#steps[@]}; i += 3)); do
-    printf '%s\n  %s\n\n' "${steps[i]}" "${steps[i+1]//$'\n'/$'\n'  }"
+    printf '%s\n  %s\n\n' "${steps[i]}" "${steps[i+1]}"
 done
 cat <<TXT
 Inside the relay:         podman exec -it $relay_host bash

@@ -23,7 +23,7 @@ fail() {
 }
 
 cleanup() {
-    podman rm -f -t 0 "$run_id-a" "$run_id-b" "$run_id-sd" >/dev/null 2>&1 || true
+    podman rm --ignore -f -t 0 "$run_id-a" "$run_id-b" "$run_id-sd" >/dev/null 2>&1 || true
     podman network rm -f "$run_id" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -48,8 +48,9 @@ fi
 scratch="$(mktemp -d)"
 printf 'user@example.com\tOK\n' >"$scratch/map" && touch "$scratch/main.cf"
 for type in cdb:postfix-cdb lmdb:postfix-lmdb; do
-    postmap -c "$scratch" "${type%%:*}:$scratch/map" 2>/dev/null && [ -s "$scratch/map.${type%%:*}" ] \
-        || { rm -rf "$scratch"; fail "postmap cannot build ${type%%:*} maps" "apt-get install ${type##*:}"; }
+    if ! postmap -c "$scratch" "${type%%:*}:$scratch/map" 2>/dev/null || [ ! -s "$scratch/map.${type%%:*}" ]; then
+        rm -rf "$scratch"; fail "postmap cannot build ${type%%:*} maps" "apt-get install ${type##*:}"
+    fi
 done
 rm -rf "$scratch"
 podman info --format '{{.Host.OCIRuntime.Name}}' >/dev/null 2>&1 \
@@ -108,7 +109,8 @@ case "$state" in
 esac
 
 # 4. The Debian mirror from a container, then nftables with NET_ADMIN.
-if ! out="$(podman exec "$run_id-sd" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables >/dev/null' 2>&1)"; then
+apt_opts="-o Acquire::Retries=3 -o Acquire::http::Timeout=20"
+if ! out="$(timeout 300 podman exec "$run_id-sd" sh -c "apt-get $apt_opts update -qq && DEBIAN_FRONTEND=noninteractive apt-get $apt_opts install -y -qq --no-install-recommends nftables >/dev/null" 2>&1)"; then
     fail "a container cannot install packages from the Debian mirror: $(tail -n 3 <<<"$out")" \
          "the scenarios install Postfix, Samba and OpenLDAP in their containers; containers reach the mirror through Podman's default network"
 fi
