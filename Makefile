@@ -68,9 +68,10 @@ docs: collection ## every plugin's and role's documentation renders with ansible
 	for r in postfix_relay firewall relay_recipients; do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
 	@echo "ansible-doc renders the module, the filters and the roles"
 
-lint: collection ## ansible-lint (production profile) and yamllint
+lint: collection ## ansible-lint (production profile), yamllint, shellcheck
 	$(BIN)/ansible-lint --offline
 	$(BIN)/yamllint -s .
+	shellcheck .ci/run $$(git ls-files '*.sh')
 
 sanity: ## ansible-test sanity on a copy of the collection laid out as ansible_collections/
 	lab/ansible-test-pip.sh

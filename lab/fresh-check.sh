@@ -22,8 +22,12 @@ targets=("$@")
 
 log() { printf '[fresh-check] %s\n' "$*"; }
 
-[ "$(id -u)" -eq 0 ] || { echo "fresh-check runs rootful Podman: run it as root" >&2; exit 1; }
-command -v podman >/dev/null || { echo "fresh-check needs Podman on this machine: run make setup first" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+    echo "fresh-check runs rootful Podman: run it as root" >&2; exit 1
+fi
+if ! command -v podman >/dev/null; then
+    echo "fresh-check needs Podman on this machine: run make setup first" >&2; exit 1
+fi
 head="$(git -C "$ROOT" rev-parse HEAD)"
 if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ]; then
     log "note: uncommitted changes are not in the rehearsal; it clones HEAD ($head)"
@@ -79,4 +83,4 @@ for target in "${targets[@]}"; do
     fi
 done
 for line in "${report[@]}"; do log "$line"; done
-exit "$status"
+[ "$status" -eq 0 ]
