@@ -45,6 +45,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 # Its own network: on Podman's default one (10.88.0.0/16) the system's address
 # would fall inside the default network of the Podman within, and its traffic,

@@ -27,6 +27,7 @@ cleanup() {
     podman network rm -f "$run_id" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 # 1. Programs, each with the package that brings it.
 missing=() packages=()
