@@ -87,7 +87,7 @@ class WorkDir:
     """A private directory beside the live map for everything a run writes.
 
     Named ``<map>.new.XXXXXX``; removed with all it holds when the run ends,
-    whether the new map was installed or not.
+    whether the new map was installed or not: use it as a context manager.
     """
 
     def __init__(self, map_path):
@@ -102,6 +102,12 @@ class WorkDir:
 
     def remove(self):
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
 
 
 class SortedSource:

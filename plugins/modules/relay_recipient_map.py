@@ -669,10 +669,8 @@ def main():
         work = postfix_map.WorkDir(map_path)
     except postfix_map.MapBuildError as exc:
         module.fail_json(msg="%s; live map kept" % exc, **result)
-    try:
+    with work:
         build(module, work, domains, must_exist, map_file, result, started)
-    finally:
-        work.remove()
 
 
 if __name__ == "__main__":

@@ -454,13 +454,25 @@ def test_a_refused_value_names_its_entry_and_attribute():
 
 def test_closing_a_connection_whose_socket_is_gone_keeps_the_first_error():
     # The directory stopped mid-search: the unbind that follows fails to send,
-    # and that must not replace why the search failed.
+    # and that must not replace why the search failed (the module closes in a
+    # finally after the export, as here).
     class Gone:
         def __init__(self, error):
             self.error = error
+            self.unbinds = 0
 
         def unbind(self):
+            self.unbinds += 1
             raise self.error
 
-    ls.close(Gone(ls.LDAPException("socket sending error[Errno 32] Broken pipe")))
-    ls.close(Gone(BrokenPipeError(32, "Broken pipe")))
+    for socket_error in (ls.LDAPException("socket sending error[Errno 32] Broken pipe"), BrokenPipeError(32, "Broken pipe")):
+        conn = Gone(socket_error)
+        with pytest.raises(ls.LdapSourceError, match="failed on page 3"):
+            try:
+                raise ls.LdapSourceError("failed on page 3: the server closed the connection")
+            finally:
+                ls.close(conn)
+        assert conn.unbinds == 1
+    # A programming error is not a socket error: it is not hidden.
+    with pytest.raises(TypeError):
+        ls.close(Gone(TypeError("not a connection")))

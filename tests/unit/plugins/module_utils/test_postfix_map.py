@@ -74,10 +74,13 @@ def staged(map_path, keys):
 
 def swap(map_path, map_type, keys, compile_map, backup):
     work, source = staged(map_path, keys)
-    try:
+    with work:
         return pm.build_and_swap(str(map_path), map_type, source, compile_map, chmod_644, backup)
-    finally:
-        work.remove()
+
+
+def outside(work, directory):
+    """What lies in ``directory`` beside the run's own work directory."""
+    return sorted(name for name in os.listdir(str(directory)) if name != os.path.basename(work.path))
 
 
 def test_paths_follow_the_map_type():
@@ -204,8 +207,15 @@ def test_a_killed_postmap_leaves_no_half_written_table(tmp_path):
             stream.write("half a table")
         return 137, "", ""
 
-    with pytest.raises(pm.MapBuildError, match="rc=137"):
-        swap(live, "cdb", ["new@example.com"], killed, True)
+    with pm.WorkDir(str(live)) as work:
+        source = pm.SortedSource(work)
+        source.update(["new@example.com"])
+        with pytest.raises(pm.MapBuildError, match="rc=137"):
+            pm.build_and_swap(str(live), "cdb", source.finish(), killed, chmod_644, True)
+        # The half-written table is confined to the run's work directory ...
+        assert outside(work, tmp_path) == before
+        assert live.read_text() == "old@example.com\tOK\n"
+    # ... which goes with everything in it when the run ends.
     assert sorted(os.listdir(str(tmp_path))) == before
 
 
@@ -217,13 +227,26 @@ def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(tmp_path, monkeypat
     def no_space(fd):
         raise OSError(28, "No space left on device")
 
-    work, source = staged(live, ["new@example.com"])
-    monkeypatch.setattr(pm.os, "fsync", no_space)
-    with pytest.raises(pm.MapBuildError, match="No space left on device"):
-        pm.build_and_swap(str(live), "cdb", source, lambda arg: (0, "", ""), chmod_644, True)
-    work.remove()
+    with pm.WorkDir(str(live)) as work:
+        source = pm.SortedSource(work)
+        source.update(["new@example.com"])
+        new_source = source.finish()
+        monkeypatch.setattr(pm.os, "fsync", no_space)
+        with pytest.raises(pm.MapBuildError, match="No space left on device"):
+            pm.build_and_swap(str(live), "cdb", new_source, lambda arg: (0, "", ""), chmod_644, True)
+        assert outside(work, tmp_path) == before
     assert sorted(os.listdir(str(tmp_path))) == before
     assert live.read_text() == "old@example.com\tOK\n"
+
+
+def test_the_work_directory_goes_when_the_run_fails(tmp_path):
+    live = tmp_path / "rr"
+    with pytest.raises(RuntimeError):
+        with pm.WorkDir(str(live)) as work:
+            with open(work.join("scratch"), "w") as stream:
+                stream.write("x")
+            raise RuntimeError("the run failed")
+    assert os.listdir(str(tmp_path)) == []
 
 
 # The new source: sort, hash, compare -------------------------------------------
