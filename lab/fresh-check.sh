@@ -52,9 +52,11 @@ trap 'exit 143' TERM INT
 # DNS first, would be routed to that bridge instead of out.
 "$ROOT/lab/network.sh" mailrelay-fresh 10.89.250.0/24 >/dev/null
 # Its image storage is a volume of its own, so Podman inside uses overlay on
-# the host's file system rather than overlay on overlay.
+# the host's file system rather than overlay on overlay. No pids limit: the
+# lab's containers count against it, and the site and drills scenarios pass
+# Podman's default of 2048 ("Resource temporarily unavailable").
 podman volume create "$name" >/dev/null
-podman run -d --name "$name" --hostname fresh-debian --privileged --network mailrelay-fresh \
+podman run -d --name "$name" --hostname fresh-debian --privileged --network mailrelay-fresh --pids-limit -1 \
     -v "$name:/var/lib/containers" -v "$ROOT:/src:ro" \
     "$FRESH_IMAGE" sleep infinity >/dev/null
 
