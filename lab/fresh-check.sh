@@ -11,7 +11,7 @@
 # and the stages work from nothing. What it cannot prove: a kernel or a cgroup
 # mode other than this host's (the system shares the host's kernel, its modules
 # and its cgroup hierarchy), nor a host booted with systemd (its PID 1 is a
-# plain sleep, as on this machine); docs/lab.md says more.
+# small init that only reaps, not systemd, as on this machine); docs/lab.md says more.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
@@ -25,8 +25,8 @@ log() { printf '[fresh-check] %s\n' "$*"; }
 if [ "$(id -u)" -ne 0 ]; then
     echo "fresh-check runs rootful Podman: run it as root" >&2; exit 1
 fi
-if ! command -v podman >/dev/null; then
-    echo "fresh-check needs Podman on this machine: run make setup first" >&2; exit 1
+if ! command -v podman >/dev/null || [ ! -x /usr/libexec/podman/catatonit ]; then
+    echo "fresh-check needs Podman and catatonit on this machine: run make setup first" >&2; exit 1
 fi
 head="$(git -C "$ROOT" rev-parse HEAD)"
 if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ]; then
@@ -54,9 +54,12 @@ trap 'exit 143' TERM INT
 # Its image storage is a volume of its own, so Podman inside uses overlay on
 # the host's file system rather than overlay on overlay. No pids limit: the
 # lab's containers count against it, and the site and drills scenarios pass
-# Podman's default of 2048 ("Resource temporarily unavailable").
+# Podman's default of 2048 ("Resource temporarily unavailable"). Its PID 1 is
+# catatonit (--init), which reaps what is left to it: Podman's conmon processes
+# are, one per exec, and a plain sleep as PID 1 let thousands of them pile up
+# as zombies until no process of root's could fork.
 podman volume create "$name" >/dev/null
-podman run -d --name "$name" --hostname fresh-debian --privileged --network mailrelay-fresh --pids-limit -1 \
+podman run -d --name "$name" --hostname fresh-debian --privileged --network mailrelay-fresh --pids-limit -1 --init \
     -v "$name:/var/lib/containers" -v "$ROOT:/src:ro" \
     "$FRESH_IMAGE" sleep infinity >/dev/null
 

@@ -25,6 +25,7 @@ need_root() {
 # "netavark: No such file or directory"). lab/smoke-check.sh checks the result.
 HOST_PACKAGES=(
     podman conmon runc netavark aardvark-dns iptables nftables uidmap  # containers, networks
+    catatonit                                                   # PID 1 of make fresh-check's system
     debootstrap debian-archive-keyring ca-certificates          # building the lab images
     python3 python3-venv git make                               # the pinned tools
     shellcheck                                                  # lint of the lab scripts
