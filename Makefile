@@ -22,7 +22,7 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 LAB_SCENARIO ?= site
 FRESH_TARGETS ?= lab test
 
-.PHONY: help setup smoke lab lab-check fresh-check lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
+.PHONY: help setup smoke lab lab-check fresh-check mutation lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,9 +43,7 @@ collection: ## build the collection tarball and install it where the lab and tes
 	@echo "collection mailrelay.exchange $(VERSION) built ($(TARBALL)) and installed into $(COLLECTIONS_DIR)"
 
 lab: setup collection ## bring up the lab and configure the relay in it with playbooks/site.yml
-	cd $(ROOT) && $(BIN)/molecule create -s $(LAB_SCENARIO)
-	cd $(ROOT) && $(BIN)/molecule converge -s $(LAB_SCENARIO)
-	@lab/howto.sh $(LAB_SCENARIO)
+	lab/lab-up.sh $(LAB_SCENARIO)
 
 smoke: ## can this machine run the lab? (the last step of make setup)
 	lab/smoke-check.sh
@@ -80,16 +78,19 @@ sanity: ## ansible-test sanity on a copy of the collection laid out as ansible_c
 	cd $(SANITY_TREE) && git init -q && git add -A && \
 	    $(BIN)/ansible-test sanity --local --requirements --python 3.11 --color no
 
+mutation: ## mutation score of the address rules, gate, map build and LDAP page checks (mutmut, slow)
+	lab/mutation.sh
+
 unit: ## pytest for module_utils and modules
 	$(BIN)/python -m pytest -q tests/unit
 
-molecule: collection ## every Molecule scenario (create, converge, check, idempotence, verify, destroy)
+molecule: setup collection ## every Molecule scenario (create, converge, check, idempotence, verify, destroy)
 	for s in $(SCENARIOS); do \
 	    echo "=== molecule test -s $$s"; \
 	    $(BIN)/molecule test -s $$s || exit 1; \
 	done
 
-test: ## everything: lint, sanity, unit tests, all Molecule scenarios (summary line at the end)
+test: setup ## everything: lint, sanity, unit tests, all Molecule scenarios (summary line at the end)
 	lab/run-tests.sh
 
 list-scenarios:

@@ -15,7 +15,10 @@ import sys
 
 import pytest
 
-PYROOT = next(p for p in sys.path if p.endswith(os.path.join(".build", "pyroot")))
+from ansible_collections.mailrelay.exchange import plugins as _plugins
+
+# Where ansible_collections/ lies (conftest.py put it on sys.path): the module runs from there.
+PYROOT = os.path.abspath(os.path.join(list(_plugins.__path__)[0], *[os.pardir] * 4))
 MODULE = "ansible_collections.mailrelay.exchange.plugins.modules.relay_recipient_map"
 POSTMAP = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
 needs_postmap = pytest.mark.skipif(POSTMAP is None, reason="postmap is not installed (apt-get install postfix postfix-cdb)")
