@@ -207,11 +207,10 @@ def test_a_killed_postmap_leaves_no_half_written_table(tmp_path):
             stream.write("half a table")
         return 137, "", ""
 
-    with pm.WorkDir(str(live)) as work:
-        source = pm.SortedSource(work)
-        source.update(["new@example.com"])
+    work, new_source = staged(live, ["new@example.com"])
+    with work:
         with pytest.raises(pm.MapBuildError, match="rc=137"):
-            pm.build_and_swap(str(live), "cdb", source.finish(), killed, chmod_644, True)
+            pm.build_and_swap(str(live), "cdb", new_source, killed, chmod_644, True)
         # The half-written table is confined to the run's work directory ...
         assert outside(work, tmp_path) == before
         assert live.read_text() == "old@example.com\tOK\n"
@@ -227,10 +226,8 @@ def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(tmp_path, monkeypat
     def no_space(fd):
         raise OSError(28, "No space left on device")
 
-    with pm.WorkDir(str(live)) as work:
-        source = pm.SortedSource(work)
-        source.update(["new@example.com"])
-        new_source = source.finish()
+    work, new_source = staged(live, ["new@example.com"])
+    with work:
         monkeypatch.setattr(pm.os, "fsync", no_space)
         with pytest.raises(pm.MapBuildError, match="No space left on device"):
             pm.build_and_swap(str(live), "cdb", new_source, lambda arg: (0, "", ""), chmod_644, True)
