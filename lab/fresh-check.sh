@@ -64,9 +64,9 @@ podman run -d --name "$name" --hostname fresh-debian --privileged --network mail
     "$FRESH_IMAGE" sleep infinity >/dev/null
 
 # This machine's own settings for reaching the package registries (a local CA,
-# pip's and apt's configuration) are the machine's, not the project's: a
+# pip's configuration) are the machine's, not the project's: a
 # newcomer's machine has its own. They are carried in; nothing else is.
-for f in /usr/local/share/ca-certificates /etc/pip.conf /etc/apt/apt.conf.d/99artifact-registry; do
+for f in /usr/local/share/ca-certificates /etc/pip.conf; do
     [ -e "$f" ] && podman cp "$f" "$name:$(dirname "$f")/"
 done
 podman exec "$name" sh -c 'update-ca-certificates >/dev/null 2>&1 || true'
