@@ -7,10 +7,11 @@
 # the code by the path it lies at: the run works on a copy laid out as
 # .build/mutation/ansible_collections/mailrelay/exchange/ (tests/unit/conftest.py
 # imports such a tree as it is). Usage: mutation.sh [FILE...] (default: below).
+# MAILRELAY_MUTATION_DIR moves that copy (two runs side by side need two).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${MAILRELAY_VENV:-$ROOT/.venv}/bin"
-work="$ROOT/.build/mutation"
+work="${MAILRELAY_MUTATION_DIR:-$ROOT/.build/mutation}"
 tree="$work/ansible_collections/mailrelay/exchange"
 files=("$@")
 [ "${#files[@]}" -gt 0 ] || files=(plugins/module_utils/_recipients.py plugins/module_utils/_postfix_map.py
@@ -46,4 +47,4 @@ for path in sys.argv[1:]:
     other = ", ".join("%s %d" % kv for kv in sorted(counts.items()) if kv[0] not in ("killed", "survived"))
     print("  %-40s %5.1f%%  (%d killed, %d survived%s)" % (path, score, killed, survived, "; " + other if other else ""))
 PY
-echo "survivors: cd .build/mutation && ../../.venv/bin/mutmut results"
+echo "survivors: cd $work && $BIN/mutmut results (and: mutmut show NAME)"
