@@ -344,6 +344,9 @@ def _tlv(buf, pos, tag, what):
     length = buf[pos + 1]
     if length < 0x80:
         return pos + 2, pos + 2 + length
+    if length == 0x82:
+        # Two length bytes: an attribute or entry of 256 bytes to 64 KiB, the common case.
+        return pos + 4, pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
     length, start = _long_length(buf, pos + 1)
     return start, start + length
 
@@ -378,6 +381,10 @@ def parse_entry(buf, pos, end):
             length = buf[pos + 1]
             if length < 0x80:
                 pos += 2
+            elif length == 0x81:
+                # One length byte: values of 128 to 255 bytes, such as X500 values.
+                length = buf[pos + 2]
+                pos += 3
             else:
                 length, pos = _long_length(buf, pos + 1)
             values.append(buf[pos:pos + length])

@@ -21,7 +21,7 @@ import re
 import string
 from collections import Counter, namedtuple
 from itertools import compress
-from operator import add, not_
+from operator import itemgetter, not_
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils._hosts import mail_domains
 from ansible_collections.mailrelay.exchange.plugins.module_utils._postfix_map import MAP_VALUE
@@ -57,34 +57,37 @@ _PLAIN_ADDRESS = re.compile(
 # of a 64-character local part could pass the 254-character limit.
 _BATCH_DOMAIN_MAX = MAX_ADDRESS - MAX_LOCAL_PART - 1
 
-# Once per line of a batch as batch_patterns describes: the type of a value
-# whose type is well formed and not SMTP (not empty, no whitespace or control
-# character: see _type_problem), else an empty string. Such a value is only
-# counted by its type, whatever follows the ':'.
-_OTHER_TYPES = re.compile(r"^(?:(?!smtp:)([^:\x00-\x20\x7f]+):)?[^\n]*", re.M)
-
 
 def batch_patterns(domains):
     """Regular expressions (typed, plain) that classify every line of a batch; (None, None) for no domain.
 
     A batch is a set of lower-cased ASCII values joined by newlines, one per
     line, none empty. Both patterns match once on every line, so findall gives
-    one string per value, in order: the address of a line that holds a typed
-    ``smtp:`` value (typed pattern) or a plain address (plain pattern) of a
-    relay domain which _PLAIN_ADDRESS accepts, else an empty string; those are
-    left to _OTHER_TYPES and the one-by-one checks. Matching each line whole
-    means a scan never walks a line character by character looking for a match.
+    one (address, other domain, type) triple per value, in order:
+    - address: a typed ``smtp:`` value (typed pattern) or a plain address (plain
+      pattern) of a relay domain, which _PLAIN_ADDRESS accepts;
+    - other domain: the domain of such an address in a domain that is not relayed;
+    - type: a value of another well-formed type than SMTP (typed pattern only:
+      not empty, no whitespace or control character, see _type_problem), which
+      is only counted by its type, whatever follows the ':'.
+    All three are empty for everything else, which is left to the one-by-one
+    checks. Matching each line whole means a scan never walks a line character
+    by character looking for a match.
     """
     fast = sorted((d for d in domains if len(d) <= _BATCH_DOMAIN_MAX), key=len, reverse=True)
     if not fast:
         return None, None
-    address = r"((?=[^@\n]{1,%d}@)(?!#)%s(?:\.%s)*@(?:%s))$" % (
-        MAX_LOCAL_PART,
-        _ATOM,
-        _ATOM,
-        "|".join(re.escape(domain) for domain in fast),
+    local = r"(?=[^@\n]{1,%d}@)(?!#)%s(?:\.%s)*@" % (MAX_LOCAL_PART, _ATOM, _ATOM)
+    address = r"(%s(?:%s))$" % (local, "|".join(re.escape(domain) for domain in fast))
+    if len(fast) == len(domains):
+        other = r"(?=[^\n]{1,%d}$)%s(?=[^\n]{1,%d}$)(%s(?:\.%s)*)$" % (MAX_ADDRESS, local, MAX_DOMAIN, _LABEL, _LABEL)
+    else:
+        # A relay domain too long for the address pattern would be taken for another domain.
+        other = r"(?!)()"
+    return (
+        re.compile(r"^(?:smtp:%s|smtp:%s|(?!smtp:)([^:\x00-\x20\x7f]+):[^\n]*|[^\n]*)" % (address, other), re.M),
+        re.compile(r"^(?:%s|%s|()[^\n]*)" % (address, other), re.M),
     )
-    return re.compile(r"^(?:smtp:%s|[^\n]*)" % address, re.M), re.compile(r"^(?:%s|[^\n]*)" % address, re.M)
 
 
 def address_problem(address):
@@ -255,15 +258,16 @@ class RecipientCollector:
         The same outcome as one add_typed per value, with the common cases (a
         well-formed ``smtp:`` address, a value of another type such as X500,
         SIP or EUM) sorted out for the whole batch in one regular-expression
-        scan; only the rest are looked at one by one.
+        scan, and so are addresses of domains that are not relayed; only the
+        rest are looked at one by one.
         """
-        self._add_batch(values, source_at, self._smtp_batch, self._add_typed, self._count_other_types)
+        self._add_batch(values, source_at, self._smtp_batch, self._add_typed)
 
     def add_plain_batch(self, values, source_at):
         """add_plain for a list of values, as add_typed_batch."""
         self._add_batch(values, source_at, self._plain_batch, self._add_plain)
 
-    def _add_batch(self, values, source_at, pattern, add_one, count_other_types=None):
+    def _add_batch(self, values, source_at, pattern, add_one):
         count = len(values)
         if not count:
             return
@@ -275,23 +279,19 @@ class RecipientCollector:
             for index, value in enumerate(values):
                 add_one(value, source_at(index))
             return
-        lowered = text.lower()
-        # One string per value: its address if it is one of the common case.
-        found = pattern.findall(lowered)
-        addresses = list(filter(None, found))
+        # One (address, other domain, type) triple per value: see batch_patterns.
+        found = pattern.findall(text.lower())
+        addresses = list(filter(None, map(itemgetter(0), found)))
         if len(addresses) != count:
-            if count_other_types is not None:
-                found = list(map(add, found, count_other_types(lowered)))
-            for index in compress(range(count), map(not_, found)):
-                add_one(values[index], source_at(index))
+            domains = Counter(filter(None, map(itemgetter(1), found)))
+            self.dropped_by_domain.update(domains)
+            types = Counter(filter(None, map(itemgetter(2), found)))
+            for addr_type, seen in types.items():
+                self.ignored_by_type[addr_type.upper()] += seen
+            if len(addresses) + sum(domains.values()) + sum(types.values()) != count:
+                for index in compress(range(count), map(not_, map(any, found))):
+                    add_one(values[index], source_at(index))
         self._send(addresses)
-
-    def _count_other_types(self, lowered):
-        """Count the values of other types than SMTP in a batch; one type or '' per line."""
-        types = _OTHER_TYPES.findall(lowered)
-        for addr_type, seen in Counter(filter(None, types)).items():
-            self.ignored_by_type[addr_type.upper()] += seen
-        return types
 
     def _send(self, addresses):
         """Hand accepted addresses of the relay domains to the sink."""

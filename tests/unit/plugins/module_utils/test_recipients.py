@@ -262,7 +262,8 @@ BATCH_VALUES = st.lists(
             st.sampled_from(["SMTP:", "smtp:", "SmTp:", "X500:", "sip:", "", " smtp:", "smtp :", ":"] + FOREIGN_TYPES),
             st.text(alphabet=ATEXT + ".#\"\n \u00e9", max_size=70),
             st.sampled_from(["@example.com", "@EXAMPLE.org", "@other.net", "@", "@example.com.", "@ex..com", "",
-                             "@" + "b" * 64 + ".com", "@sub.example.com"]),
+                             "@" + "b" * 64 + ".com", "@sub.example.com", "@Tenant.mail.onmicrosoft.com", "@-x.net",
+                             "@x-.net", "@a_b.net", "@" + "c" * 63 + ".net", "@" + ".".join(["e" * 63] * 4)]),
         ),
         EXCHANGE_VALUES,
         st.text(max_size=30),
@@ -279,7 +280,8 @@ ASCII_BATCH_VALUES = st.lists(
             lambda kind, local, domain: kind + local + domain,
             st.sampled_from(["SMTP:", "smtp:", "SMTP :", "smtp"] + [t for t in FOREIGN_TYPES if t.isascii()]),
             st.text(alphabet=ATEXT + ".#:; \t/=()", min_size=1, max_size=20),
-            st.sampled_from(["@example.com", "@EXAMPLE.org", "@other.net", "", "@example.com."]),
+            st.sampled_from(["@example.com", "@EXAMPLE.org", "@other.net", "", "@example.com.", "@Partner.example",
+                             "@p..example", "@" + ".".join(["f" * 63] * 3) + ".ab", "@xn--bcher-kva.example"]),
         ),
     ),
     min_size=1,
@@ -306,8 +308,10 @@ def test_a_batch_of_typed_values_ends_as_the_values_one_by_one(values):
 
     batch._add_typed = spy
     batch.add_typed_batch(values, lambda index: "CN=%d" % index)
-    scanned = sum(batch.ignored_by_type.values()) - sum(1 for value in one_by_one if r.split_typed(value)[0])
-    event("other types counted in the batch scan: %s" % (scanned > 0))
+    # Each value ends accepted, refused, dropped or ignored: what the one-by-one path did not count, the scan did.
+    scanned = sum(batch.ignored_by_type.values()) + sum(batch.dropped_by_domain.values()) - (
+        len(one_by_one) - batch.refused_count)
+    event("other types or domains counted in the batch scan: %s" % (scanned > 0))
     assert outcome(batch) == outcome(one)
 
 
@@ -322,16 +326,20 @@ def test_a_batch_of_plain_values_ends_as_the_values_one_by_one(values):
     assert outcome(batch) == outcome(one)
 
 
-def test_a_batch_counts_other_types_without_looking_at_them_one_by_one(monkeypatch):
+def test_a_batch_counts_other_types_and_domains_without_looking_at_them_one_by_one(monkeypatch):
     c = collector()
     one_by_one = []
     monkeypatch.setattr(c, "_add_typed", lambda value, source: one_by_one.append(value))
     values = ["SMTP:a%d@example.com" % i for i in range(3)] + [
         "X500:/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=a",
-        "SIP:a0@example.com", "eum:1234;phone-context=dp.example.com", "x500:/o=x", "X500 :/o=y"]
+        "SIP:a0@example.com", "eum:1234;phone-context=dp.example.com", "x500:/o=x", "X500 :/o=y",
+        "smtp:a0@tenant.mail.onmicrosoft.com", "SMTP:Ext@Partner.example", "smtp:b@partner.example",
+        "smtp:c@partner.example."]
     c.add_typed_batch(values, str)
     assert dict(c.ignored_by_type) == {"X500": 2, "SIP": 1, "EUM": 1}
-    assert one_by_one == ["X500 :/o=y"]  # a malformed type is refused one by one, with its reason
+    assert dict(c.dropped_by_domain) == {"tenant.mail.onmicrosoft.com": 1, "partner.example": 2}
+    # a malformed type or address is refused one by one, with its reason
+    assert one_by_one == ["X500 :/o=y", "smtp:c@partner.example."]
     assert c.sorted_addresses() == ["a0@example.com", "a1@example.com", "a2@example.com"]
 
 
@@ -347,7 +355,7 @@ def test_a_batch_names_the_source_of_each_refused_value_only():
     assert c.sorted_addresses() == ["a@example.com"]
     assert [(x.source, x.reason) for x in c.refused] == [("CN=1", "whitespace ' '")]
     assert dict(c.ignored_by_type) == {"X500": 1} and dict(c.dropped_by_domain) == {"other.net": 1}
-    assert asked == [1, 3]  # the X500 value is counted in the batch scan, not one by one
+    assert asked == [1]  # the X500 value and the other domain are counted in the batch scan, not one by one
 
 
 def test_batch_patterns_leave_domains_too_long_for_the_limit_to_the_full_checks():
@@ -357,6 +365,15 @@ def test_batch_patterns_leave_domains_too_long_for_the_limit_to_the_full_checks(
     c.add_typed_batch(["smtp:%s@%s" % ("a" * 64, long_domain), "smtp:b@%s" % long_domain], lambda index: index)
     assert c.sorted_addresses() == ["b@" + long_domain]
     assert c.refused[0].reason == "address longer than 254 characters"
+
+
+def test_a_relay_domain_too_long_for_the_batch_scan_is_never_taken_for_another_domain():
+    long_domain = ".".join(["d" * 60] * 3) + ".example"
+    c = r.RecipientCollector(["example.com", long_domain])
+    c.add_typed_batch(["smtp:a@example.com", "smtp:b@%s" % long_domain, "smtp:c@other.net"], str)
+    c.add_plain_batch(["d@%s" % long_domain, "e@other.net"], str)
+    assert c.sorted_addresses() == ["a@example.com", "b@" + long_domain, "d@" + long_domain]
+    assert dict(c.dropped_by_domain) == {"other.net": 2}
 
 
 def test_watched_addresses_are_noted_and_everything_goes_to_the_sink():
