@@ -10,6 +10,8 @@ measured in the same run. Results go to WORK/results.json; report.py renders
 docs/benchmarks.md from them.
 
 Environment: BENCH_SIZES (default "10000 100000 300000"), BENCH_REPS (5),
+BENCH_MIXES (default "smtp exchange": the fixtures of fixtures.py; section 1
+runs once per mix),
 BENCH_MAP_SIZES ("100000 1000000"), BENCH_ATTACK_SECONDS (15),
 BENCH_ROLE_LIMITS (JSON of the role's anti-harvesting defaults), BENCH_SECTIONS
 (default all: export startup profile noop maps attack).
@@ -23,6 +25,8 @@ import shlex
 import statistics
 import subprocess
 import time
+
+import fixtures
 
 ROOT = "/opt/bench"
 LIB = ROOT + "/lib"
@@ -44,7 +48,10 @@ REPS = int(os.environ.get("BENCH_REPS", "5"))
 MAP_SIZES = [int(n) for n in os.environ.get("BENCH_MAP_SIZES", "100000 1000000").split()]
 ATTACK_SECONDS = float(os.environ.get("BENCH_ATTACK_SECONDS", "15"))
 ROLE_LIMITS = json.loads(os.environ.get("BENCH_ROLE_LIMITS", "{}"))
+MIXES = os.environ.get("BENCH_MIXES", "smtp exchange").split()
 SECTIONS = os.environ.get("BENCH_SECTIONS", "export startup profile noop maps attack").split()
+# The profile is taken on the data users should read: the exchange mix when it runs.
+PROFILE_MIX = "exchange" if "exchange" in MIXES else MIXES[0]
 NOOP_N = 100000 if 100000 in SIZES else SIZES[len(SIZES) // 2]
 
 COMMANDS = {}
@@ -112,8 +119,10 @@ objectClass: olcSchemaConfig
 cn: bench
 olcAttributeTypes: ( 2.25.286419731850412766519214094117101940001 NAME 'proxyAddresses'
   EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )
+olcAttributeTypes: ( 2.25.286419731850412766519214094117101940003 NAME 'targetAddress'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 olcObjectClasses: ( 2.25.286419731850412766519214094117101940002 NAME 'benchRecipient'
-  SUP top AUXILIARY MAY proxyAddresses )
+  SUP top AUXILIARY MAY ( proxyAddresses $ targetAddress ) )
 
 dn: olcDatabase={{-1}}frontend,cn=config
 objectClass: olcDatabaseConfig
@@ -149,36 +158,38 @@ olcAccess: {{1}}to * by users read by * none
 """
 
 
-def suffix_of(n):
-    return "o=n%d" % n
+def suffix_of(n, mix="smtp"):
+    return "o=%s%d" % ("n" if mix == "smtp" else "x", n)
 
 
-def bind_dn(n):
-    return "cn=relay," + suffix_of(n)
+def bind_dn(n, mix="smtp"):
+    return "cn=relay," + suffix_of(n, mix)
 
 
-def setup_slapd(sizes):
+def setup_slapd(databases):
+    """One database per (mix, N) in ``databases``, loaded with slapadd; then start slapd."""
     sh("rm -rf %s /var/lib/ldap/bench-* && mkdir -p %s /run/slapd" % (SLAPD_CONF, SLAPD_CONF))
-    databases = "".join(
-        SLAPD_DATABASE.format(index=i + 2, suffix=suffix_of(n), directory="/var/lib/ldap/bench-%d" % n)
-        for i, n in enumerate(sizes)
+    directory = "/var/lib/ldap/bench-%s-%d"
+    config = "".join(
+        SLAPD_DATABASE.format(index=i + 2, suffix=suffix_of(n, mix), directory=directory % (mix, n))
+        for i, (mix, n) in enumerate(databases)
     )
     with open(WORK + "/slapd-config.ldif", "w") as stream:
-        stream.write(SLAPD_CONFIG.format(databases=databases))
-    sh(" && ".join("mkdir -p /var/lib/ldap/bench-%d" % n for n in sizes))
+        stream.write(SLAPD_CONFIG.format(databases=config))
+    sh(" && ".join("mkdir -p " + directory % db for db in databases))
     sh("slapadd -n0 -F %s -l %s/slapd-config.ldif" % (SLAPD_CONF, WORK))
     with open(os.open(PWFILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as stream:
         stream.write(secrets.token_hex(16))
     password_hash = sh("slappasswd -T %s" % PWFILE).strip()
     loads = {}
-    for n in sizes:
-        ldif = "%s/users-%d.ldif" % (WORK, n)
-        sh("python3 %s/fixtures.py ldif %s %d '%s' > %s" % (ROOT, suffix_of(n), n, password_hash, ldif))
+    for mix, n in databases:
+        ldif = "%s/users-%s-%d.ldif" % (WORK, mix, n)
+        sh("python3 %s/fixtures.py ldif %s %d '%s' %s > %s" % (ROOT, suffix_of(n, mix), n, password_hash, mix, ldif))
         started = time.monotonic()
-        sh("slapadd -q -F %s -b %s -l %s" % (SLAPD_CONF, suffix_of(n), ldif))
-        loads[n] = round(time.monotonic() - started, 2)
+        sh("slapadd -q -F %s -b %s -l %s" % (SLAPD_CONF, suffix_of(n, mix), ldif))
+        loads["%s-%d" % (mix, n)] = round(time.monotonic() - started, 2)
         os.unlink(ldif)
-        log("slapadd %d users: %.1f s" % (n, loads[n]))
+        log("slapadd %d recipients (%s mix): %.1f s" % (n, mix, loads["%s-%d" % (mix, n)]))
     sh("slapd -F %s -h '%s/ ldapi:///'" % (SLAPD_CONF, LDAP_URI))
     for _unused in range(50):
         if sh("ldapsearch -x -H %s -s base -b '' -LLL 1.1" % LDAP_URI, check=False) != "":
@@ -206,12 +217,12 @@ def check_size_limit(n):
 
 # ---------------------------------------------------------------- §1 export + build
 
-def module_args(n, map_path, **extra):
+def module_args(n, map_path, mix="smtp", **extra):
     with open(PWFILE) as stream:
         password = stream.read()
     args = dict(
-        source="ldap", server_uris=[LDAP_URI], allow_plaintext=True, bind_dn=bind_dn(n),
-        bind_password=password, base_dns=[suffix_of(n)], domains=DOMAINS, map_path=map_path,
+        source="ldap", server_uris=[LDAP_URI], allow_plaintext=True, bind_dn=bind_dn(n, mix),
+        bind_password=password, base_dns=[suffix_of(n, mix)], domains=DOMAINS, map_path=map_path,
         map_type="cdb", must_exist=[],
     )
     args.update(extra)
@@ -226,12 +237,12 @@ def module_command(args_path, profile=None):
     return "env PYTHONPATH=%s %s %s %s" % (LIB, runner, MODULE, args_path)
 
 
-def pipeline_command(n, map_dir):
+def pipeline_command(n, map_dir, mix="smtp"):
     source = map_dir + "/relay_recipients"
     return (
         "sh -c \"ldapsearch -x -H %s -D %s -y %s -b %s -E pr=1000/noprompt -o ldif-wrap=no -LLL '%s' proxyAddresses"
         " | awk -f %s/pipeline.awk | LC_ALL=C sort -u > %s && postmap cdb:%s\""
-        % (LDAP_URI, bind_dn(n), PWFILE, suffix_of(n), FILTER, ROOT, source, source)
+        % (LDAP_URI, bind_dn(n, mix), PWFILE, suffix_of(n, mix), FILTER, ROOT, source, source)
     )
 
 
@@ -248,23 +259,25 @@ def run_module(args_path):
     return wall, rss, result
 
 
-def section_export():
+def section_export(mix):
     rows = {}
     for n in SIZES:
         reps = REPS if n < 300000 else max(3, REPS - 2)
+        entries = fixtures.relay_entries(n, mix)
         mod_t, mod_rss, c_t, c_rss = [], [], [], []
         for rep in range(reps):
-            mdir = fresh_dir("%s/export/module-%d" % (WORK, n))
-            args = module_args(n, mdir + "/relay_recipients")
-            cdir = fresh_dir("%s/export/c-%d" % (WORK, n))
-            command = pipeline_command(n, cdir)
+            mdir = fresh_dir("%s/export/module-%s-%d" % (WORK, mix, n))
+            args = module_args(n, mdir + "/relay_recipients", mix)
+            cdir = fresh_dir("%s/export/c-%s-%d" % (WORK, mix, n))
+            command = pipeline_command(n, cdir, mix)
             # Alternate the order so neither side always runs on a warm cache.
             order = ("module", "c") if rep % 2 == 0 else ("c", "module")
             for side in order:
                 if side == "module":
                     wall, rss, result = run_module(args)
-                    if result["entries"] != 3 * n or not result["changed"]:
-                        raise RuntimeError("module built %s entries for %d users" % (result["entries"], n))
+                    if result["entries"] != entries or not result["changed"]:
+                        raise RuntimeError("module built %s entries for %d recipients (%s mix), not %d"
+                                           % (result["entries"], n, mix, entries))
                     mod_t.append(wall)
                     mod_rss.append(rss)
                 else:
@@ -275,12 +288,12 @@ def section_export():
             note("export", command)
         same = sh("cmp -s %s/relay_recipients %s/relay_recipients && echo yes || echo no" % (mdir, cdir)).strip()
         rows[n] = dict(
-            reps=reps, module_s=median(mod_t), module_rss_mb=median(mod_rss), c_s=median(c_t),
+            mix=mix, entries=entries, refused=result["refused_count"], reps=reps, module_s=median(mod_t), module_rss_mb=median(mod_rss), c_s=median(c_t),
             c_rss_mb=median(c_rss), ratio=round(median(mod_t) / median(c_t), 2), identical_output=same,
             module_runs=[round(t, 3) for t in mod_t], c_runs=[round(t, 3) for t in c_t],
         )
-        log("export %d: module %.2f s %.0f MB, C pipeline %.2f s %.0f MB (x%.2f)"
-            % (n, rows[n]["module_s"], rows[n]["module_rss_mb"], rows[n]["c_s"], rows[n]["c_rss_mb"], rows[n]["ratio"]))
+        log("export %d (%s mix): module %.2f s %.0f MB, C pipeline %.2f s %.0f MB (x%.2f)"
+            % (n, mix, rows[n]["module_s"], rows[n]["module_rss_mb"], rows[n]["c_s"], rows[n]["c_rss_mb"], rows[n]["ratio"]))
     return rows
 
 
@@ -305,14 +318,14 @@ def section_profile():
     n = NOOP_N
     mdir = fresh_dir("%s/export/profile" % WORK)
     profile = WORK + "/module.prof"
-    sh(module_command(module_args(n, mdir + "/relay_recipients"), profile))
+    sh(module_command(module_args(n, mdir + "/relay_recipients", PROFILE_MIX), profile))
     stats = pstats.Stats(profile)
     rows = []
     for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
         rows.append((tottime, calls, cumtime, "%s:%d(%s)" % (os.path.basename(filename), line, name)))
     rows.sort(reverse=True)
     note("profile", module_command("ARGS.json", profile))
-    return dict(n=n, total_s=round(stats.total_tt, 3),
+    return dict(n=n, mix=PROFILE_MIX, total_s=round(stats.total_tt, 3),
                 top=[dict(tottime=round(t, 3), calls=c, cumtime=round(cu, 3), function=f) for t, c, cu, f in rows[:12]])
 
 
@@ -608,10 +621,13 @@ def main():
     started = time.monotonic()
     results = dict(machine=machine(), sizes=SIZES, reps=REPS, attack_seconds=ATTACK_SECONDS)
     log("machine: %s" % results["machine"])
-    results["slapadd_s"] = setup_slapd(sorted(set(SIZES + [NOOP_N])))
+    databases = [("smtp", n) for n in sorted(set(SIZES + [NOOP_N]))]
+    databases += [(mix, n) for mix in MIXES if mix != "smtp" for n in SIZES]
+    results["mixes"] = MIXES
+    results["slapadd_s"] = setup_slapd(databases)
     results["size_limit"] = check_size_limit(SIZES[0])
     setup_postfix("cdb:%s/noop/relay_recipients" % WORK)
-    sections = dict(export=section_export, startup=section_startup, profile=section_profile, noop=lambda: section_noop(results["export"]),
+    sections = dict(export=lambda: {mix: section_export(mix) for mix in MIXES}, startup=section_startup, profile=section_profile, noop=lambda: section_noop(results["export"].get("smtp", {})),
                     maps=section_map_types, attack=section_attack)
     results["export"] = {}
     for name in SECTIONS:

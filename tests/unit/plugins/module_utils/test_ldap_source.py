@@ -334,16 +334,27 @@ def read_page(data, exclude_disabled=False, **socket_options):
     return conn
 
 
+X500 = b"X500:/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=" + b"f" * 40
+
+
 @needs_ldap3
-def test_an_entry_is_read_as_ldap3_reads_it():
+@pytest.mark.parametrize(
+    "count",
+    [
+        0,  # values of 128-255 bytes (length 0x81 xx), the sets and attributes too, the entry 0x82 xx xx
+        20,  # a set of 256-65535 bytes (0x82 xx xx)
+        3000,  # a set longer than 65535 bytes (0x83 xx xx xx)
+    ],
+)
+def test_an_entry_is_read_as_ldap3_reads_it(count):
     from ldap3.utils.asn1 import decode_message_fast
 
     long_value = b"smtp:" + b"x" * 200 + b"@example.com"
-    many = [b"smtp:a%04d@example.com" % i for i in range(3000)]  # a set longer than 65535 bytes
+    many = [b"smtp:a%04d@example.com" % i for i in range(count)]
     message = ber_entry(
         "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com",
         [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe", long_value] + many),
-         ("mail", [b"zoe@example.com"]), ("userAccountControl", [b"512"])],
+         ("targetAddress", [X500]), ("mail", [b"zoe@example.com"]), ("userAccountControl", [b"512"])],
     )
     dn, attributes = ls.parse_entry(*entry_content(message))
     real = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
@@ -360,10 +371,14 @@ def test_an_entry_is_read_as_ldap3_reads_it():
         lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x05\x14SMTP:zoe"),  # a value that is not an octet string
         lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x04\x7fSMTP:zoe"),  # a value longer than its set
         lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x04\x85SMTP:zoe"),  # a length of five bytes
+        lambda m: m.replace(b"\x04\x14SMTP:zoe", b"\x04\x81\xf0SMTP:zoe"),  # a one-byte long length past the set
+        lambda m: m[:-len(X500) - 1],  # the message ends inside the long length of its last value
+        lambda m: m[:-1],  # the last value (one of 128-255 bytes) is one byte short
     ],
 )
 def test_a_damaged_entry_is_a_protocol_error_not_misread_values(damage):
-    message = ber_entry("CN=z", [("proxyAddresses", [b"SMTP:zoe@example.com"]), ("mail", [b"z@example.com"])])
+    message = ber_entry("CN=z", [("proxyAddresses", [b"SMTP:zoe@example.com"]), ("mail", [b"z@example.com"]),
+                                 ("targetAddress", [X500])])
     buf, start, end = entry_content(message)
     damaged = damage(buf)
     with pytest.raises((ls.ProtocolError, IndexError)):
@@ -375,6 +390,7 @@ def test_a_damaged_entry_is_a_protocol_error_not_misread_values(damage):
 def test_a_page_is_read_whatever_the_network_hands_over_at_a_time(sizes):
     data = (
         ber_entry("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com", b"X500:/o=a"])])
+        + ber_entry("CN=e,DC=x", [("proxyAddresses", [b"smtp:e%03d@example.com" % i for i in range(20)] + [X500])])
         + ber_reference(["ldap://DomainDnsZones.corp/DC=DomainDnsZones"])
         + ber_entry("CN=b,DC=x", [("proxyAddresses", [b"smtp:b@example.com"]), ("mail", [b"mb@example.com"])])
         + ber_entry("CN=c,DC=x", [])
@@ -382,7 +398,9 @@ def test_a_page_is_read_whatever_the_network_hands_over_at_a_time(sizes):
     )
     conn = read_page(data, sizes=sizes)
     page = conn.response
-    assert (page.entries, page.typed, page.plain) == (3, [b"SMTP:a@example.com", b"X500:/o=a", b"smtp:b@example.com"], [b"mb@example.com"])
+    e_values = [b"smtp:e%03d@example.com" % i for i in range(20)] + [X500]
+    assert (page.entries, page.typed, page.plain) == (
+        4, [b"SMTP:a@example.com", b"X500:/o=a"] + e_values + [b"smtp:b@example.com"], [b"mb@example.com"])
     assert page.references == ["ldap://DomainDnsZones.corp/DC=DomainDnsZones"]
     assert conn.result["type"] == "searchResDone" and conn.result["result"] == 0
     assert ls.page_cookie(conn.result) == b"next-page"
@@ -390,8 +408,9 @@ def test_a_page_is_read_whatever_the_network_hands_over_at_a_time(sizes):
     collector = RecipientCollector(["example.com"])
     stats = ls.ExportStats()
     ls.feed_page(page, collector, stats)
-    assert collector.sorted_addresses() == ["a@example.com", "b@example.com", "mb@example.com"]
-    assert dict(collector.ignored_by_type) == {"X500": 1}
+    assert collector.sorted_addresses() == sorted(
+        ["a@example.com", "b@example.com", "mb@example.com"] + [v[5:].decode() for v in e_values[:-1]])
+    assert dict(collector.ignored_by_type) == {"X500": 2}
 
 
 @needs_ldap3
