@@ -88,14 +88,20 @@ class WorkDir:
 
     Named ``<map>.new.XXXXXX``; removed with all it holds when the run ends,
     whether the new map was installed or not: use it as a context manager.
+    With ``beside`` false (check mode: nothing may be written beside the live
+    map) it is ``<map>.check.XXXXXX`` in the system's temporary directory.
     """
 
-    def __init__(self, map_path):
-        directory = os.path.dirname(map_path) or "."
+    def __init__(self, map_path, beside=True):
+        name = os.path.basename(map_path)
         try:
-            self.path = tempfile.mkdtemp(prefix=os.path.basename(map_path) + ".new.", dir=directory)
+            if beside:
+                self.path = tempfile.mkdtemp(prefix=name + ".new.", dir=os.path.dirname(map_path) or ".")
+            else:
+                self.path = tempfile.mkdtemp(prefix=name + ".check.")
         except OSError as exc:
-            raise MapBuildError("cannot write beside %s: %s" % (map_path, exc))
+            what = "cannot write beside %s" if beside else "cannot create a temporary directory for %s"
+            raise MapBuildError("%s: %s" % (what % map_path, exc))
 
     def join(self, name):
         return os.path.join(self.path, name)

@@ -467,12 +467,21 @@ def check_gate(old_count, new_count, removed_count, min_entries, max_shrink_perc
     """Decide whether a new map of ``new_count`` entries may replace the live map.
 
     ``old_count`` is None when there is no live map source (first build): the
-    shrink check then has nothing to compare with. Shrink is the share of live
+    shrink check then has nothing to compare with, so the first build needs an
+    explicit ``min_entries``; None means 1 once a live map exists. Shrink is the share of live
     entries that would disappear, so a map whose content was swapped for other
     addresses of the same count is caught as well. ``missing`` lists the
     required addresses the new map lacks.
     """
     reasons = []
+    if min_entries is None:
+        if old_count is None and not orphan_table:
+            reasons.append(
+                "first build: there is no live map to compare with, so only a floor can catch a wrong base DN or "
+                "filter; set min_entries (role: relay_recipients_min_entries) to the fewest entries this map may "
+                "have (this export found %d)" % new_count
+            )
+        min_entries = 1
     if new_count < min_entries:
         reasons.append("%d entries, fewer than the minimum of %d" % (new_count, min_entries))
     removed_percent = 0.0

@@ -153,13 +153,16 @@ options:
     type: path
   min_entries:
     description:
-      - Fail the gate when the new map would have fewer entries.
+      - Fail the gate when the new map would have fewer entries. At least V(1).
+      - Required for the first build (no live map at O(map_path)). Without a live map the shrink check has
+        nothing to compare with, and a wrong base DN or filter would turn the safe C(451) for a missing table
+        into C(550) for every address it misses. Without it the first build fails the gate with a message
+        that says how many entries the export found. Once a live map exists, omitting it means V(1).
     type: int
-    default: 1
   max_shrink_percent:
     description:
       - Fail the gate when more than this share of the live map's entries would be removed.
-        Added entries do not offset removed ones.
+        Added entries do not offset removed ones. From V(0) to V(100).
     type: float
     default: 10
   must_exist:
@@ -200,7 +203,12 @@ notes:
     fails the task; search continuation references are reported in RV(references) and not followed.
   - On every failure (directory unreachable, incomplete search, gate, postmap error) the live map is left
     as it was and temporary files are removed.
-  - The source and the table get O(mode), V(0644) when it is not set, and O(owner) and O(group) when set.
+  - The source and the table get O(mode), V(0640) when it is not set (the map lists every valid address,
+    which is not for every local user; Postfix opens its tables as root), and O(owner) and O(group) when set.
+  - Numeric options are checked against their ranges (O(page_size) 1 to 100000, O(timeout) 1 to 3600,
+    O(diff_limit) and O(refused_limit) 0 to 1000000) before anything runs.
+  - Check mode writes nothing beside the live map. The new source is built and compared in a private
+    directory under the system's temporary directory.
 seealso:
   - name: Postfix lookup table types
     description: The table types postmap can build.
@@ -412,6 +420,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
+from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges import range_problems
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as recipients
 
@@ -436,7 +445,7 @@ def argument_spec():
         compile=dict(type="bool", default=True),
         postmap_path=dict(type="path"),
         config_directory=dict(type="path"),
-        min_entries=dict(type="int", default=1),
+        min_entries=dict(type="int"),
         max_shrink_percent=dict(type="float", default=10),
         must_exist=dict(type="list", elements="str"),
         force=dict(type="bool", default=False),
@@ -495,7 +504,7 @@ def file_attributes(module):
     def apply(path, changed=False):
         args = module.load_file_common_arguments(module.params, path=path)
         if args.get("mode") is None:
-            args["mode"] = "0644"
+            args["mode"] = "0640"
         return module.set_fs_attributes_if_different(args, changed)
 
     return apply
@@ -655,6 +664,9 @@ def main():
     )
     params = module.params
     started = time.monotonic()
+    problems = range_problems(params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     try:
         domains = recipients.normalise_domains(params["domains"])
     except ValueError as exc:
@@ -666,7 +678,7 @@ def main():
 
     must_exist = recipients.default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
     try:
-        work = postfix_map.WorkDir(map_path)
+        work = postfix_map.WorkDir(map_path, beside=not module.check_mode)
     except postfix_map.MapBuildError as exc:
         module.fail_json(msg="%s; live map kept" % exc, **result)
     with work:

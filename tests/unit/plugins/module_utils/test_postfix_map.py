@@ -345,3 +345,20 @@ def test_identical_sources_compare_as_no_change(tmp_path):
     old.update(addresses(1000)[::-1])
     assert pm.compare_sources(old.finish(), new_source, 10) == ([], [], 0, 0)
     work.remove()
+
+
+def test_a_check_run_works_in_the_temporary_directory_not_beside_the_map(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(pm.tempfile, "tempdir", None)  # read TMPDIR again
+    map_path = tmp_path / "absent" / "relay_recipients"
+    with pm.WorkDir(str(map_path), beside=False) as work:
+        assert os.path.dirname(work.path) == str(tmp_path / "tmp")
+        assert os.path.basename(work.path).startswith("relay_recipients.check.")
+    assert os.listdir(str(tmp_path / "tmp")) == [] and not (tmp_path / "absent").exists()
+    with pytest.raises(pm.MapBuildError, match="cannot write beside .*absent/relay_recipients"):
+        pm.WorkDir(str(map_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "gone"))
+    monkeypatch.setattr(pm.tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(pm.MapBuildError, match="cannot create a temporary directory for .*relay_recipients"):
+        pm.WorkDir(str(map_path), beside=False)

@@ -534,6 +534,22 @@ def test_gate_fails_below_the_minimum_and_on_an_empty_first_map():
     assert gate(None, keys(10)).passed
 
 
+def test_the_first_build_without_a_floor_fails_and_says_how_to_set_one():
+    first = gate(None, keys(10), min_entries=None)
+    assert not first.passed and len(first.reasons) == 1
+    assert first.reasons[0].startswith("first build: there is no live map to compare with")
+    assert "set min_entries (role: relay_recipients_min_entries)" in first.reasons[0]
+    assert first.reasons[0].endswith("(this export found 11)")
+    assert gate(None, keys(10), min_entries=None, force=True).forced
+    # Once a live map exists, no floor means a floor of 1.
+    assert gate(keys(10), keys(10), min_entries=None).passed
+    assert gate(set(), set(), min_entries=None).reasons == [
+        "0 entries, fewer than the minimum of 1", "required addresses missing: postmaster@example.com"]
+    # A compiled table without its source already fails on its own reason, not on the floor's.
+    orphan = gate(None, keys(10), min_entries=None, orphan_table=True)
+    assert [reason.split(" ")[0] for reason in orphan.reasons] == ["a"]
+
+
 def test_gate_fails_when_a_required_address_is_missing_in_any_case():
     result = gate(keys(10), keys(10), must_exist=["Postmaster@Example.com", "ceo@example.com"])
     assert result.reasons == ["required addresses missing: ceo@example.com"]

@@ -45,6 +45,9 @@ class Env:
         self.maps.mkdir()
         self.map_path = str(self.maps / "relay_recipients")
         self.src = tmp_path / "virtual.txt"
+        # The module's temporary directory (check mode works there): must be empty after every run.
+        self.tmpdir = tmp_path / "tmp"
+        self.tmpdir.mkdir()
 
     def write_source(self, addresses, extra=""):
         lines = ["u%d: SMTP:%s" % (n, a) for n, a in enumerate(addresses)]
@@ -58,13 +61,14 @@ class Env:
             domains=["example.com"],
             map_path=self.map_path,
             config_directory=str(self.config),
+            min_entries=1,  # the first build needs an explicit floor; None omits it
         )
         params.update(args)
         params = {k: v for k, v in params.items() if v is not None}  # as a playbook omits them
         params.update(_ansible_check_mode=check, _ansible_diff=diff)
         args_file = self.tmp / "args.json"
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
-        env = dict(os.environ, PYTHONPATH=PYROOT, PATH=os.environ.get("PATH", "") + ":/usr/sbin")
+        env = dict(os.environ, PYTHONPATH=PYROOT, PATH=os.environ.get("PATH", "") + ":/usr/sbin", TMPDIR=str(self.tmpdir))
         proc = subprocess.run(
             [sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True, env=env, check=False
         )
@@ -128,13 +132,71 @@ def test_first_build_then_nothing_changed(env):
     assert first["map_file"] == env.map_path + ".cdb"
     assert env.live_source() == render_map(USERS)
     assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
-    assert oct(os.stat(env.map_path + ".cdb").st_mode & 0o777) == "0o644"
+    # The whole list of valid addresses: not for every local user (Postfix opens it as root).
+    assert [oct(os.stat(path).st_mode & 0o777) for path in (env.map_path, env.map_path + ".cdb")] == ["0o640"] * 2
 
     stat_before = os.stat(env.map_path + ".cdb")
     second = env.run()
     assert not second["changed"] and second["sha256"] == first["sha256"]
     assert os.stat(env.map_path + ".cdb").st_mtime_ns == stat_before.st_mtime_ns
     assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+
+@needs_postmap
+def test_the_first_build_needs_an_explicit_floor_and_later_builds_do_not(env):
+    env.write_source(USERS)
+    first = env.run(min_entries=None)
+    assert first["failed"] and not first["changed"]
+    assert "safety gate failed (live map kept): old count none, new count 101: first build:" in first["msg"]
+    assert "set min_entries (role: relay_recipients_min_entries)" in first["msg"]
+    assert "(this export found 101)" in first["msg"]
+    assert env.listing() == []
+    assert env.run(min_entries=102)["msg"].endswith("101 entries, fewer than the minimum of 102")
+    assert env.run(min_entries=101)["changed"]
+    env.write_source(USERS + ["new.user@example.com"])
+    later = env.run(min_entries=None)
+    assert later["changed"] and not later.get("failed") and later["gate"]["passed"]
+
+
+@needs_postmap
+def test_an_existing_world_readable_map_is_made_0640_without_a_rebuild(env):
+    env.write_source(USERS)
+    env.run()
+    for path in (env.map_path, env.map_path + ".cdb"):
+        os.chmod(path, 0o644)
+    inode = os.stat(env.map_path + ".cdb").st_ino
+    result = env.run()
+    assert result["changed"] and result["added"] == 0 and result["removed"] == 0
+    assert [oct(os.stat(path).st_mode & 0o777) for path in (env.map_path, env.map_path + ".cdb")] == ["0o640"] * 2
+    assert os.stat(env.map_path + ".cdb").st_ino == inode
+
+
+@needs_postmap
+def test_check_mode_writes_nothing_beside_the_live_map(env):
+    # A relay before its first run: not even the map's directory exists yet.
+    env.map_path = str(env.tmp / "absent" / "relay_recipients")
+    env.write_source(USERS)
+    result = env.run(check=True, diff=True)
+    assert result["changed"] and not result.get("failed"), result
+    assert result["entries"] == 101 and result["diff"]["after"].startswith("# 101 entries\n")
+    assert not os.path.exists(str(env.tmp / "absent"))
+    assert os.listdir(str(env.tmpdir)) == []  # the private directory of the check run is gone too
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("min_entries", 0, "min_entries must be at least 1"),
+        ("max_shrink_percent", 150, "max_shrink_percent must be from 0 to 100"),
+        ("page_size", -1, "page_size must be from 1 to 100000"),
+        ("diff_limit", -3, "diff_limit must be from 0 to 1000000"),
+    ],
+)
+def test_a_number_outside_its_range_fails_before_anything_runs(env, option, value, message):
+    env.write_source(USERS)
+    result = env.run(**{option: value})
+    assert result["failed"] and message in result["msg"] and "not %s" % value in result["msg"]
+    assert env.listing() == [] and os.listdir(str(env.tmpdir)) == []
 
 
 @needs_postmap
