@@ -23,6 +23,7 @@ RANGES = {
     "timeout": (1, 3600, "seconds"),
     "diff_limit": (0, 1000000, "addresses listed"),
     "refused_limit": (0, 1000000, "values listed"),
+    "lock_timeout": (0, 3600, "seconds"),
 }
 
 

@@ -192,6 +192,15 @@ options:
       - Largest number of refused values listed in RV(refused); RV(refused_count) counts them all.
     type: int
     default: 100
+  lock_timeout:
+    description:
+      - Seconds to wait for another build of the same map to end. Every build (the refresh playbook, the timer,
+        the push unit) holds an exclusive lock on C(<map_path>.lock) for its whole run, so builds on one relay
+        follow each other instead of racing to the last rename. After this time the run fails with the live
+        map kept. From V(0) to V(3600).
+      - Check mode takes the lock only when the lock file exists, and never creates it.
+    type: int
+    default: 300
   reload:
     description:
       - Run C(postfix reload) when the map changed (never in check mode).
@@ -412,6 +421,13 @@ reloaded:
   returned: always
   type: bool
   sample: false
+lock_waited:
+  description:
+    - Seconds the run waited for another build of the same map (see O(lock_timeout)); a wait of a second or more
+      is also a warning. None in check mode when there was no lock file.
+  returned: success
+  type: float
+  sample: 0.0
 """
 
 import os
@@ -419,6 +435,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _build_lock as build_lock
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
 from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges import range_problems
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
@@ -453,6 +470,7 @@ def argument_spec():
         diff_limit=dict(type="int", default=100),
         refused_limit=dict(type="int", default=100),
         reload=dict(type="bool", default=False),
+        lock_timeout=dict(type="int", default=300),
     )
     return spec
 
@@ -677,12 +695,25 @@ def main():
     result = dict(changed=False, map_source=map_path, map_file=map_file, backup_files=[], reloaded=False)
 
     must_exist = recipients.default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
+    lock = build_lock.BuildLock(build_lock.lock_path(map_path), params["lock_timeout"], create=not module.check_mode)
     try:
-        work = postfix_map.WorkDir(map_path, beside=not module.check_mode)
-    except postfix_map.MapBuildError as exc:
+        lock.acquire()
+    except build_lock.LockTimeout as exc:
         module.fail_json(msg="%s; live map kept" % exc, **result)
-    with work:
-        build(module, work, domains, must_exist, map_file, result, started)
+    except OSError as exc:
+        module.fail_json(msg="cannot take the build lock beside %s: %s; live map kept" % (map_path, exc), **result)
+    try:
+        result["lock_waited"] = lock.waited
+        if lock.waited is not None and lock.waited >= 1:
+            module.warn("waited %.1f s for another build of %s to end (lock %s)" % (lock.waited, map_path, lock.path))
+        try:
+            work = postfix_map.WorkDir(map_path, beside=not module.check_mode)
+        except postfix_map.MapBuildError as exc:
+            module.fail_json(msg="%s; live map kept" % exc, **result)
+        with work:
+            build(module, work, domains, must_exist, map_file, result, started)
+    finally:
+        lock.release()
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ class Env:
             raise AssertionError("module output is not JSON: %s %s" % (proc.stdout, proc.stderr))
 
     def listing(self):
-        return sorted(os.listdir(str(self.maps)))
+        """The map directory without the build lock, which stays once a build ran (see its own test)."""
+        return sorted(name for name in os.listdir(str(self.maps)) if name != "relay_recipients.lock")
 
     def live_source(self):
         with open(self.map_path) as stream:
@@ -102,7 +103,7 @@ def test_ldap_source_needs_uris_and_base_dns_and_refuses_plain_ldap(env):
     assert result["failed"] and "server_uris" in result["msg"] and "base_dns" in result["msg"]
     result = env.run(source="ldap", src=None, server_uris=["ldap://127.0.0.1:1"], base_dns=["DC=x"])
     assert result["failed"] and "allow_plaintext" in result["msg"]
-    assert os.listdir(str(env.maps)) == []
+    assert env.listing() == []
 
 
 def test_password_is_required_with_bind_dn_and_never_returned(env):
@@ -114,7 +115,7 @@ def test_password_is_required_with_bind_dn_and_never_returned(env):
     )
     assert result["failed"] and "no directory server could be used" in result["msg"]
     assert "Pa55-w0rd-secret" not in json.dumps(result)
-    assert os.listdir(str(env.maps)) == []
+    assert env.listing() == []
 
 
 @needs_postmap
@@ -183,6 +184,38 @@ def test_check_mode_writes_nothing_beside_the_live_map(env):
     assert os.listdir(str(env.tmpdir)) == []  # the private directory of the check run is gone too
 
 
+@needs_postmap
+def test_a_build_waits_for_another_build_of_the_same_map_or_gives_up(env):
+    import fcntl
+
+    env.write_source(USERS)
+    assert env.run()["lock_waited"] < 1
+    lock = env.map_path + ".lock"
+    assert oct(os.stat(lock).st_mode & 0o777) == "0o600"
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another build is running
+        env.write_source(USERS + ["new.user@example.com"])
+        result = env.run(lock_timeout=1)
+        assert result["failed"] and not result["changed"]
+        assert result["msg"] == "another build of this map holds %s; gave up after 1 s (lock_timeout); live map kept" % lock
+        assert env.live_source() == render_map(USERS)
+        checked = env.run(check=True, lock_timeout=0)  # check mode waits for the lock too
+        assert checked["failed"] and "gave up after 0 s" in checked["msg"]
+    finally:
+        os.close(fd)
+    applied = env.run(lock_timeout=1)
+    assert applied["changed"] and applied["lock_waited"] < 1 and "new.user@example.com\tOK\n" in env.live_source()
+
+
+@needs_postmap
+def test_check_mode_creates_no_lock_file(env):
+    env.write_source(USERS)
+    result = env.run(check=True)
+    assert result["changed"] and result["lock_waited"] is None
+    assert os.listdir(str(env.maps)) == []
+
+
 @pytest.mark.parametrize(
     "option, value, message",
     [
@@ -190,6 +223,7 @@ def test_check_mode_writes_nothing_beside_the_live_map(env):
         ("max_shrink_percent", 150, "max_shrink_percent must be from 0 to 100"),
         ("page_size", -1, "page_size must be from 1 to 100000"),
         ("diff_limit", -3, "diff_limit must be from 0 to 1000000"),
+        ("lock_timeout", 3601, "lock_timeout must be from 0 to 3600"),
     ],
 )
 def test_a_number_outside_its_range_fails_before_anything_runs(env, option, value, message):
