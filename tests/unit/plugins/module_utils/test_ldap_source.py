@@ -37,7 +37,7 @@ class FakeConnection:
     def search(self, **kwargs):
         self.calls.append(kwargs)
         self.result, self.response = self.pages.pop(0)
-        return self.result["result"] == 0
+        return (self.result or {}).get("result") == 0
 
 
 def run(pages, base_dn="DC=corp,DC=example,DC=com"):
@@ -94,6 +94,91 @@ def test_a_library_exception_during_the_search_is_a_failure():
 
     with pytest.raises(ls.LdapSourceError, match="page 1: socket receive timeout"):
         list(ls.iter_pages(Broken([]), "DC=x", "(x=*)", [], 10))
+
+
+def test_a_failure_names_the_base_dn_the_page_the_code_and_what_the_server_said():
+    # What Active Directory answers a search that hits another domain's naming context.
+    result = {
+        "result": 10,
+        "description": "referral",
+        "message": "0000202B: RefErr: DSID-0310082F, data 0, 1 access points",
+        "referrals": ["ldap://other.example/DC=other,DC=example", "ldap://dc2.other.example/DC=other,DC=example"],
+    }
+    assert ls.result_problem(result, "DC=corp,DC=example", 2) == (
+        "search under 'DC=corp,DC=example' failed on page 2: referral (result code 10)"
+        ": 0000202B: RefErr: DSID-0310082F, data 0, 1 access points"
+        "; referrals: ldap://other.example/DC=other,DC=example, ldap://dc2.other.example/DC=other,DC=example"
+    )
+
+
+def test_a_failure_without_description_or_details_still_names_its_code():
+    assert ls.result_problem({"result": 80}, "DC=x", 1) == "search under 'DC=x' failed on page 1: unknown (result code 80)"
+
+
+def test_only_limit_results_are_reported_as_truncation():
+    assert "truncated" not in ls.result_problem({"result": 32, "description": "noSuchObject"}, "DC=x", 1)
+    assert ls.result_problem({"result": 0, "description": "success", "message": "ignored"}, "DC=x", 1) is None
+
+
+def test_each_page_asks_for_the_same_search_under_the_base_dn():
+    conn, pages = run([page([entry("a")], b"c1"), page([entry("b")], b"")], base_dn="OU=People,DC=x")
+    assert conn.calls == [
+        dict(search_base="OU=People,DC=x", search_filter="(x=*)", search_scope=ls.SUBTREE, attributes=["proxyAddresses"],
+             time_limit=0, paged_size=2, paged_cookie=cookie)
+        for cookie in (None, b"c1")
+    ]
+
+
+def test_a_search_that_leaves_no_result_is_a_failure_not_an_empty_success():
+    conn = FakeConnection([(None, None)])
+    with pytest.raises(ls.LdapSourceError, match=r"search under 'DC=x' failed on page 1: unknown \(result code None\)"):
+        list(ls.iter_pages(conn, "DC=x", "(x=*)", [], 10))
+
+
+def test_a_successful_page_without_entries_is_an_empty_page():
+    # ldap3 leaves no response list when a page holds nothing (an OU without recipients).
+    conn = FakeConnection([({"result": 0, "description": "success"}, None)])
+    assert list(ls.iter_pages(conn, "DC=x", "(x=*)", [], 10)) == [[]]
+
+
+def test_a_cookie_control_without_a_value_ends_the_search():
+    assert ls.page_cookie({"result": 0, "controls": {COOKIE_OID: {"value": None}}}) is None
+    assert ls.page_cookie({"result": 0, "controls": {}}) is None
+
+
+def test_a_library_exception_names_the_base_dn_and_the_page():
+    class BrokenOnPage2(FakeConnection):
+        def search(self, **kwargs):
+            if self.calls:
+                raise ls.LDAPException("socket receive timeout")
+            return FakeConnection.search(self, **kwargs)
+
+    pages = ls.iter_pages(BrokenOnPage2([page([entry("a")], b"c1")]), "OU=x", "(x=*)", [], 10)
+    next(pages)
+    with pytest.raises(ls.LdapSourceError) as err:
+        next(pages)
+    assert str(err.value) == "search under 'OU=x' failed on page 2: socket receive timeout"
+
+
+def test_export_hands_the_search_over_as_given():
+    conn = FakeConnection([page([entry("CN=a", proxyAddresses=["SMTP:a@example.com"])], b"")] * 2)
+    collector = RecipientCollector(["example.com"])
+    ls.export(conn, ["OU=1"], "(mail=*)", ["proxyAddresses", "mail"], 500, collector, False, time_limit=60)
+    ls.export(conn, ["OU=1"], "(mail=*)", ["mail"], 500, collector, False)
+    assert [(c["search_filter"], c["attributes"], c["paged_size"], c["time_limit"]) for c in conn.calls] == [
+        ("(mail=*)", ["proxyAddresses", "mail"], 500, 60),
+        ("(mail=*)", ["mail"], 500, 0),
+    ]
+
+
+def test_export_skips_disabled_accounts_when_asked():
+    disabled = entry("CN=d", proxyAddresses=["SMTP:d@example.com"], userAccountControl=["514"])
+    enabled = entry("CN=e", proxyAddresses=["SMTP:e@example.com"], userAccountControl=["512"])
+    conn = FakeConnection([page([disabled, enabled], b"")])
+    collector = RecipientCollector(["example.com"])
+    stats = ls.export(conn, ["OU=1"], "(x=*)", [], 10, collector, True)
+    assert collector.sorted_addresses() == ["e@example.com"]
+    assert (stats.entries, stats.disabled_skipped) == (2, 1)
 
 
 def test_export_walks_every_base_dn_and_counts_pages():
@@ -476,3 +561,31 @@ def test_closing_a_connection_whose_socket_is_gone_keeps_the_first_error():
     # A programming error is not a socket error: it is not hidden.
     with pytest.raises(TypeError):
         ls.close(Gone(TypeError("not a connection")))
+
+
+# The connection options ---------------------------------------------------------
+
+
+def test_the_connection_options_are_the_documented_ones():
+    import yaml
+    from ansible_collections.mailrelay.exchange.plugins.doc_fragments.ldap_options import ModuleDocFragment
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    spec = ls.ldap_argument_spec()
+    assert sorted(spec) == sorted(documented)
+    for name, option in documented.items():
+        expected = {key: option[key] for key in ("type", "elements", "choices", "default") if key in option}
+        assert {key: value for key, value in spec[name].items() if key != "no_log"} == expected, name
+    assert [name for name, option in spec.items() if option.get("no_log")] == ["bind_password"]
+
+
+@pytest.mark.parametrize(
+    "uri, start_tls, plaintext, message",
+    [
+        ("ldaps://dc1", True, False, "ldaps://dc1: start_tls cannot be combined with ldaps://"),
+        ("ldapi:///run/slapd.sock", False, True, "ldapi:///run/slapd.sock: only ldap:// and ldaps:// URIs are supported"),
+        ("ldap://dc1", False, False, "ldap://dc1: plain LDAP without TLS; use ldaps://, start_tls, or set allow_plaintext explicitly"),
+    ],
+)
+def test_a_refused_uri_is_named_with_the_reason(uri, start_tls, plaintext, message):
+    assert ls.transport_problem(uri, start_tls, plaintext) == message
