@@ -230,6 +230,65 @@ def test_disabled_accounts_are_dropped_client_side_only_when_asked():
         assert stats.disabled_skipped == (1 if exclude else 0)
 
 
+def test_attributes_are_found_whatever_order_the_server_sends_them_in():
+    # Active Directory may send userAccountControl (or any attribute the export
+    # does not collect) before proxyAddresses.
+    page = ls.RawPage()
+    page.add_entry(b"CN=u", [(b"userAccountControl", [b"512"]), (b"objectClass", [b"user"]),
+                             (b"proxyAddresses", [b"SMTP:u@example.com"]), (b"Mail", [b"m@example.com"])], True)
+    assert (page.typed, page.plain, page.disabled) == ([b"SMTP:u@example.com"], [b"m@example.com"], 0)
+
+
+def test_disabled_accounts_are_counted_over_pages():
+    stats = ls.ExportStats()
+    collector = RecipientCollector(["example.com"])
+    for dns in (["CN=d1", "CN=d2"], ["CN=d3"]):
+        disabled = [entry(dn, proxyAddresses=["SMTP:%s@example.com" % dn[3:]], userAccountControl=["514"]) for dn in dns]
+        ls.feed_entries(disabled, collector, stats, exclude_disabled=True)
+    assert (stats.entries, stats.disabled_skipped, collector.sorted_addresses()) == (3, 3, [])
+
+
+def test_a_refused_value_names_its_own_entry_among_several():
+    collector = RecipientCollector(["example.com"])
+    entries = [
+        entry("CN=Good,DC=x", proxyAddresses=["SMTP:good@example.com"], mail=["good@example.com"]),
+        entry("CN=Empty,DC=x", proxyAddresses=[], mail=[]),
+        entry("CN=Bad,DC=x", proxyAddresses=["SMTP:bad@example.com"], mail=["bad mail@example.com"]),
+        entry("CN=Worse,DC=x", targetAddress=["SMTP:worse target@example.com"]),
+    ]
+    ls.feed_entries(entries, collector, ls.ExportStats(), False)
+    assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
+        ("CN=Worse,DC=x (targetaddress)", "SMTP:worse target@example.com"),
+        ("CN=Bad,DC=x (mail)", "bad mail@example.com"),
+    ]
+
+
+def test_bytes_that_are_not_utf8_become_replacement_characters_and_are_refused():
+    # Undecodable bytes must not end the export with a traceback, nor slip through.
+    assert ls.decode_values([b"smtp:ok@example.com", b"smtp:m\xfcller@example.com"]) == [
+        "smtp:ok@example.com", "smtp:m\ufffdller@example.com"]
+    collector = RecipientCollector(["example.com"])
+    page = ls.RawPage()
+    page.add_entry(b"CN=M\xfcller,DC=x", [(b"proxyAddresses", [b"smtp:m\xfcller@example.com"])], False)
+    ls.feed_page(page, collector, ls.ExportStats())
+    assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
+        ("CN=M\ufffdller,DC=x (proxyaddresses)", "smtp:m\ufffdller@example.com")]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [b"smtp:a@example.com"],
+        [b"smtp:a@example.com", b"", b"SMTP:b@example.com"],
+        [b"smtp:a@example.com\nsmtp:b@example.com", b"smtp:c@example.com"],  # a newline inside a value
+        [b"smtp:z\xc3\xb6e@example.com", b"smtp:a@example.com"],
+    ],
+)
+def test_values_are_decoded_one_for_one(values):
+    assert ls.decode_values(values) == [value.decode("utf-8") for value in values]
+
+
 def test_filter_gets_the_ad_matching_rule_only_when_wanted():
     assert ls.build_filter("(a=*)", False, True) == "(a=*)"
     assert ls.build_filter("(a=*)", True, False) == "(a=*)"
@@ -526,6 +585,230 @@ def test_a_connection_that_is_not_ldap3s_keeps_its_own_receiving():
     conn = FakeConnection([])
     assert ls.read_searches_off_the_wire(conn, False) is None
     assert not hasattr(conn, "post_send_search")
+
+
+def ber_length(length):
+    return bytes([length]) if length < 0x80 else b"\x84" + length.to_bytes(4, "big")
+
+
+def tlv(tag, *parts):
+    """A hand-made BER element, for damage that pyasn1 would refuse to encode."""
+    content = b"".join(parts)
+    return bytes([tag]) + ber_length(len(content)) + content
+
+
+def ad_style(data):
+    """``data`` (whole BER elements) re-encoded with every length in four bytes, as Active Directory sends it."""
+    out, pos = b"", 0
+    while pos < len(data):
+        tag = data[pos]
+        start, end = ls._tlv(data, pos, tag, "element")
+        content = ad_style(data[start:end]) if tag & 0x20 else data[start:end]  # constructed: re-encode within
+        out += bytes([tag]) + b"\x84" + len(content).to_bytes(4, "big") + content
+        pos = end
+    return out
+
+
+def hand_attribute(name, *values):
+    return tlv(0x30, tlv(0x04, name), tlv(0x31, *[tlv(0x04, value) for value in values]))
+
+
+def hand_message(op_tag, content, message_id=7):
+    return tlv(0x30, tlv(0x02, bytes([message_id])), tlv(op_tag, content))
+
+
+@needs_ldap3
+def test_four_byte_lengths_as_active_directory_sends_them_are_read():
+    from ldap3.utils.asn1 import decode_message_fast
+
+    message = ad_style(ber_entry("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com", b"smtp:a bad@example.com"]),
+                                               ("description", [b""])]))
+    assert message[1] == 0x84
+    dn, attributes = ls.parse_entry(*entry_content(message))
+    real = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    stock = real.strategy.decode_response_fast(decode_message_fast(message))
+    assert dn.decode() == stock["dn"] and {name.decode(): values for name, values in attributes} == stock["raw_attributes"]
+
+    data = message + ad_style(ber_reference(["ldap://other.example/DC=other"])) + ad_style(ber_done(cookie=b""))
+    conn = read_page(data, sizes=(6, 1))
+    assert (conn.response.entries, conn.response.references, conn.result["result"]) == (1, ["ldap://other.example/DC=other"], 0)
+    collector = RecipientCollector(["example.com"])
+    ls.feed_page(conn.response, collector, ls.ExportStats())
+    assert collector.sorted_addresses() == ["a@example.com"]
+    assert collector.refused_as_dicts()[0]["source"] == "CN=a,DC=x (proxyaddresses)"
+
+
+@pytest.mark.parametrize("length_byte", [b"\x80", b"\x85"])  # indefinite length; more than four length bytes
+def test_a_length_form_ldap_does_not_allow_is_a_protocol_error(length_byte):
+    data = b"\x30" + length_byte + b"\x00" * 12
+    with pytest.raises(ls.ProtocolError, match="unsupported BER length byte 0x%02x" % length_byte[0]):
+        read_page(data)
+
+
+DN = tlv(0x04, b"CN=z")
+MAIL = hand_attribute(b"mail", b"z@example.com")
+
+
+@pytest.mark.parametrize(
+    "content, end_short_by, message",
+    [
+        (tlv(0x05, b"CN=z") + tlv(0x30, MAIL), 0, "entry DN: expected tag 0x04, found 0x05"),
+        (DN + tlv(0x31, MAIL), 0, "attribute list: expected tag 0x30, found 0x31"),
+        (DN + tlv(0x30, tlv(0x31, MAIL[1:])), 0, "attribute: expected tag 0x30, found 0x31"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x0C, b"mail"), tlv(0x31, tlv(0x04, b"z@example.com")))), 0,
+         "attribute type: expected tag 0x04, found 0x0c"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x30, tlv(0x04, b"z@example.com")))), 0,
+         "attribute values: expected tag 0x31, found 0x30"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, tlv(0x0C, b"z@example.com")))), 0,
+         "entry b'CN=z': a value of b'mail' is not an octet string"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, tlv(0x04, b"z@example.com")), b"\x04\x00")), 0,
+         "entry b'CN=z': the values of b'mail' do not end with the attribute"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04\x0fz@example.com"))), 0,
+         "entry b'CN=z': the values of b'mail' overrun the attribute"),
+        (DN + tlv(0x30, MAIL) + b"\x04\x00", 0, "entry b'CN=z': the attribute list does not end with the entry"),
+        (DN + b"\x30" + bytes([len(MAIL) - 2]) + MAIL, 2, "entry b'CN=z': the attributes overrun the entry"),
+    ],
+)
+def test_a_damaged_entry_is_reported_with_the_part_that_does_not_add_up(content, end_short_by, message):
+    with pytest.raises(ls.ProtocolError) as err:
+        ls.parse_entry(content, 0, len(content) - end_short_by)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    "content, end_short_by, message",
+    [
+        (tlv(0x04, b"ldap://a/DC=a") + tlv(0x0C, b"ldap://b/DC=b"), 0, "reference URI: expected tag 0x04, found 0x0c"),
+        (tlv(0x04, b"ldap://a/DC=a"), 2, "a search reference overruns its message"),
+    ],
+)
+def test_a_damaged_reference_is_a_protocol_error(content, end_short_by, message):
+    with pytest.raises(ls.ProtocolError) as err:
+        ls.parse_reference(content, 0, len(content) - end_short_by)
+    assert str(err.value) == message
+
+
+def test_a_reference_that_is_not_utf8_is_reported_not_a_crash():
+    content = tlv(0x04, b"ldap://m\xfcller.example/DC=x") + tlv(0x04, b"ldap://b/DC=b")
+    assert ls.parse_reference(content, 0, len(content)) == ["ldap://m\ufffdller.example/DC=x", "ldap://b/DC=b"]
+
+
+def ber_result(op_name, code=0, message_id=7, text="", **fields):
+    from ldap3.protocol import rfc4511
+
+    classes = {"bindResponse": rfc4511.BindResponse, "extendedResp": rfc4511.ExtendedResponse,
+               "modifyResponse": rfc4511.ModifyResponse}
+    op = classes[op_name]()
+    op["resultCode"] = rfc4511.ResultCode(code)
+    op["matchedDN"] = rfc4511.LDAPDN("")
+    op["diagnosticMessage"] = rfc4511.LDAPString(text)
+    for name, value in fields.items():
+        op[name] = value
+    return ber_message(message_id, op_name, op)
+
+
+def ber_intermediate(name, message_id=7):
+    from ldap3.protocol import rfc4511
+
+    intermediate = rfc4511.IntermediateResponse()
+    intermediate["responseName"] = rfc4511.IntermediateResponseName(name)
+    return ber_message(message_id, "intermediateResponse", intermediate)
+
+
+@needs_ldap3
+def test_an_intermediate_response_within_a_search_is_passed_over():
+    # OpenLDAP's content synchronisation sends syncInfo messages among the entries.
+    data = (ber_entry("CN=a", [("mail", [b"a@example.com"])]) + ber_intermediate("1.3.6.1.4.1.4203.1.9.1.4")
+            + ber_entry("CN=b", [("mail", [b"b@example.com"])]) + ber_done())
+    conn = read_page(data)
+    assert (conn.response.plain, conn.result["type"]) == ([b"a@example.com", b"b@example.com"], "searchResDone")
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "fields, said",
+    [
+        ({"responseName": "1.3.6.1.4.1.1466.20036", "text": "server shutting down"}, "1.3.6.1.4.1.1466.20036 server shutting down"),
+        ({"responseName": "1.3.6.1.4.1.1466.20036"}, "1.3.6.1.4.1.1466.20036 unavailable"),
+        ({"text": "idle too long"}, "idle too long"),
+    ],
+)
+def test_a_notice_of_disconnection_is_reported_with_what_the_server_said(fields, said):
+    from ldap3.protocol import rfc4511
+
+    name = fields.get("responseName")
+    extra = {"responseName": rfc4511.ResponseName(name)} if name else {}
+    notice = ber_result("extendedResp", code=52, message_id=0, text=fields.get("text", ""), **extra)
+    with pytest.raises(ls.LdapSourceError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + notice)
+    assert str(err.value).split() == ("the server ended the session: " + said).split()
+    assert not isinstance(err.value, ls.ProtocolError)
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (lambda: ber_result("modifyResponse"), "unexpected modifyResponse during a search"),
+        (lambda: b"\x30\x05\x02\x01\x07\x7e\x00", "ldap3 could not decode a response"),
+        (lambda: b"\x30\x05\x04\x01\x07\x65\x00", "message ID: expected tag 0x02, found 0x04"),
+        (lambda: tlv(0x30, b"\x02\x01\x07", b"\x64\x7f", DN) + ber_done(), "a search result overruns its message"),
+        (lambda: ber_reference(["ldap://a/DC=a"], message_id=8), "a response to message 8 arrived during search 7"),
+    ],
+)
+def test_a_message_that_does_not_belong_in_a_search_is_a_protocol_error(data, message):
+    with pytest.raises(ls.ProtocolError, match=message):
+        read_page(data())
+
+
+@needs_ldap3
+def test_a_message_that_ends_in_the_middle_of_a_value_is_reported_with_its_size():
+    cut = hand_message(0x64, DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04"))))
+    with pytest.raises(ls.ProtocolError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + cut)
+    assert str(err.value) == "a message of %d bytes ends in the middle of a value" % len(cut)
+
+
+@needs_ldap3
+def test_bytes_after_the_end_of_the_search_are_counted():
+    extra = ber_entry("CN=late", [("mail", [b"late@example.com"])])
+    with pytest.raises(ls.ProtocolError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + ber_done() + extra, sizes=(65536,))
+    assert str(err.value) == "%d bytes arrived after the end of the search" % len(extra)
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "socket_error, message",
+    [
+        (TimeoutError("timed out"), "receiving search results failed: timed out"),
+        (ConnectionResetError(104, "Connection reset by peer"), "receiving search results failed: [Errno 104] Connection reset by peer"),
+    ],
+)
+def test_a_socket_error_is_reported_with_its_reason(socket_error, message):
+    with pytest.raises(ls.LdapSourceError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]), end=socket_error)
+    assert str(err.value) == message
+
+
+@needs_ldap3
+def test_a_connection_whose_socket_is_gone_is_a_failure_not_a_crash():
+    conn = WireConnection(b"")
+    conn.socket = None  # what ldap3 leaves after closing the connection
+    with pytest.raises(ls.LdapSourceError, match="receiving search results failed: 'NoneType' object has no attribute 'recv'"):
+        ls.WireSearchReader(conn, False, None)(7)
+
+
+@needs_ldap3
+def test_the_reader_stays_out_of_connections_it_cannot_serve():
+    from ldap3 import ASYNC, DIGEST_MD5, SASL, Connection, Server
+
+    asynchronous = Connection(Server("ldap://127.0.0.1"), client_strategy=ASYNC)
+    digest = Connection(Server("ldap://127.0.0.1"), authentication=SASL, sasl_mechanism=DIGEST_MD5, sasl_credentials=(None, "u", "p", None))
+    kerberos = ls._connection("ldap://127.0.0.1", dict(OPTS, sasl_mechanism="GSSAPI", allow_plaintext=True))
+    assert ls.read_searches_off_the_wire(asynchronous, False) is None
+    assert ls.read_searches_off_the_wire(digest, False) is None  # its security layer wraps every message
+    assert isinstance(ls.read_searches_off_the_wire(kerberos, False), ls.WireSearchReader)  # ldap3 has no layer for GSSAPI
 
 
 def test_a_refused_value_names_its_entry_and_attribute():
