@@ -5,6 +5,8 @@ A fake connection plays the server's pages; the acceptance test against real
 Samba AD and OpenLDAP is the Molecule scenario `recipients`.
 """
 
+import ssl
+
 import pytest
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ls
@@ -872,3 +874,240 @@ def test_the_connection_options_are_the_documented_ones():
 )
 def test_a_refused_uri_is_named_with_the_reason(uri, start_tls, plaintext, message):
     assert ls.transport_problem(uri, start_tls, plaintext) == message
+
+
+# Connecting, binding and searching over a socket ----------------------------------
+#
+# A scripted directory on 127.0.0.1 answers ldap3's real requests with BER
+# messages as a server sends them.
+
+BIND, UNBIND, SEARCH, EXTENDED = 0x60, 0x42, 0x63, 0x77
+
+
+def request_header(buf, pos):
+    """(content start, content end) of the BER element at ``pos``, or None while it is incomplete."""
+    if len(buf) < pos + 2:
+        return None
+    start, length = pos + 2, buf[pos + 1]
+    if length & 0x80:
+        start += length & 0x7F
+        length = int.from_bytes(buf[pos + 2:start], "big")
+    return (start, start + length) if start + length <= len(buf) else None
+
+
+class ScriptedDirectory:
+    """Accepts one connection and answers each request with the next reply scripted for its kind.
+
+    ``replies`` maps a request tag (BIND, SEARCH, EXTENDED) to functions of
+    the message ID that return the answer's bytes. ``requests`` records the
+    (tag, whole request) of everything the client sent.
+    """
+
+    def __init__(self, replies):
+        import socket
+        import threading
+
+        self.replies = {tag: list(answers) for tag, answers in replies.items()}
+        self.requests = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.uri = "ldap://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def tags(self):
+        return [tag for tag, _request in self.requests]
+
+    def _serve(self):
+        import socket
+
+        with self.listener:
+            while not self.stopping:
+                try:
+                    peer, _address = self.listener.accept()
+                except socket.timeout:
+                    continue
+                with peer:
+                    self._talk(peer)
+                return
+
+    def _talk(self, peer):
+        peer.settimeout(5)
+        buf = b""
+        while True:
+            header = request_header(buf, 0)
+            if header is None:
+                data = peer.recv(65536)
+                if not data:
+                    return
+                buf += data
+                continue
+            start, end = header
+            message_id = int.from_bytes(buf[start + 2:start + 2 + buf[start + 1]], "big")
+            tag = buf[start + 2 + buf[start + 1]]
+            self.requests.append((tag, buf[:end]))
+            buf = buf[end:]
+            if self.replies.get(tag):
+                peer.sendall(self.replies[tag].pop(0)(message_id))
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+
+
+@pytest.fixture
+def directories():
+    started = []
+
+    def start(**replies):
+        directory = ScriptedDirectory({globals()[name.upper()]: answers for name, answers in replies.items()})
+        started.append(directory)
+        return directory
+
+    yield start
+    for directory in started:
+        directory.stop()
+
+
+def bound(message_id):
+    return ber_result("bindResponse", message_id=message_id)
+
+
+def refused(code, text=""):
+    return lambda message_id: ber_result("bindResponse", code, message_id, text)
+
+
+def connect_opts(*directories, **options):
+    return dict(OPTS, server_uris=[d.uri for d in directories], allow_plaintext=True, **options)
+
+
+@needs_ldap3
+def test_an_export_binds_and_reads_every_page_off_the_socket(directories):
+    def search_page(entries, cookie):
+        return lambda message_id: b"".join(ber_entry(dn, attributes, message_id) for dn, attributes in entries) + ber_done(
+            message_id=message_id, cookie=cookie)
+
+    directory = directories(
+        bind=[bound],
+        search=[
+            search_page([("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com"])]),
+                         ("CN=d,DC=x", [("proxyAddresses", [b"SMTP:d@example.com"]), ("userAccountControl", [b"514"])])],
+                        b"page-2"),
+            search_page([("CN=b,DC=x", [("proxyAddresses", [b"smtp:bad b@example.com"]), ("mail", [b"b@example.com"])])], b""),
+        ],
+    )
+    conn, uri = ls.connect(connect_opts(directory))
+    collector = RecipientCollector(["example.com"])
+    try:
+        stats = ls.export(conn, ["DC=x"], "(x=*)", ["proxyAddresses", "mail"], 2, collector, True)
+    finally:
+        ls.close(conn)
+    directory.stop()
+    assert uri == directory.uri
+    assert collector.sorted_addresses() == ["a@example.com", "b@example.com"]
+    assert collector.refused_as_dicts()[0]["source"] == "CN=b,DC=x (proxyaddresses)"
+    assert (stats.pages, stats.entries, stats.disabled_skipped) == (2, 3, 1)
+    assert isinstance(conn.post_send_search, ls.WireSearchReader)
+    # A simple bind with the configured DN and password, nothing read from the server
+    # before it (no root DSE, no schema), then the pages, then the unbind.
+    assert directory.tags() == [BIND, SEARCH, SEARCH, UNBIND]
+    bind_request = directory.requests[0][1]
+    assert b"\x04\x03svc\x80\x0fs3cret-password" in bind_request
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563",
+         "bind failed: invalidCredentials 80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563"),
+        ("", "bind failed: invalidCredentials"),
+    ],
+)
+def test_a_refused_bind_is_reported_in_the_servers_words_and_the_connection_closed(directories, text, reason):
+    directory = directories(bind=[refused(49, text)])
+    with pytest.raises(ls.LdapSourceError) as err:
+        ls.connect(connect_opts(directory))
+    assert str(err.value) == "no directory server could be used: %s: %s" % (directory.uri, reason)
+    directory.stop()
+    assert directory.tags() == [BIND, UNBIND]
+
+
+@needs_ldap3
+def test_a_refused_start_tls_is_a_failure_before_any_credentials_are_sent(directories):
+    def unavailable(message_id):
+        return ber_result("extendedResp", 52, message_id, "TLS not configured")
+
+    first, second = directories(extended=[unavailable]), directories(extended=[unavailable])
+    with pytest.raises(ls.LdapSourceError) as err:
+        ls.connect(connect_opts(first, second, start_tls=True))
+    # ldap3 raises on a refused StartTLS, in its own words.
+    assert str(err.value) == "no directory server could be used: %s: startTLS failed - unavailable; %s: startTLS failed - unavailable" % (
+        first.uri, second.uri)
+    first.stop()
+    assert first.tags() == [EXTENDED, UNBIND]
+
+
+def test_no_bind_follows_a_start_tls_that_did_not_happen(monkeypatch):
+    # ldap3's start_tls() can also just return False (an operation still
+    # outstanding, TLS already up): the password must not follow in clear.
+    class Declining:
+        result = {"description": "operationsError"}
+
+        def __init__(self):
+            self.calls = []
+
+        def open(self):
+            self.calls.append("open")
+
+        def start_tls(self, read_server_info):
+            self.calls.append("start_tls")
+            return False
+
+        def bind(self, read_server_info):
+            self.calls.append("bind")
+            return True
+
+        def unbind(self):
+            self.calls.append("unbind")
+
+    conn = Declining()
+    monkeypatch.setattr(ls, "_connection", lambda uri, opts: conn)
+    with pytest.raises(ls.LdapSourceError) as err:
+        ls.connect(dict(OPTS, server_uris=["ldap://dc1"], start_tls=True))
+    assert str(err.value) == "no directory server could be used: ldap://dc1: StartTLS failed: operationsError"
+    assert conn.calls == ["open", "start_tls", "unbind"]
+
+
+@needs_ldap3
+def test_connect_fails_over_past_a_refusing_server_to_one_that_binds(directories):
+    refusing, working = directories(bind=[refused(53, "unwilling")]), directories(bind=[bound])
+    conn, uri = ls.connect(connect_opts(refusing, working))
+    try:
+        assert uri == working.uri and conn.bound
+    finally:
+        ls.close(conn)
+    refusing.stop()
+    assert refusing.tags() == [BIND, UNBIND]
+
+
+@needs_ldap3
+def test_a_connection_is_read_only_checks_certificates_and_leaves_failures_to_the_page_checks(tmp_path):
+    from ldap3 import ANONYMOUS, GSSAPI, NONE, SASL, SIMPLE
+
+    ca_file = tmp_path / "corp-ca.pem"
+    ca_file.write_text("")
+    conn = ls._connection("ldaps://dc1:636", dict(OPTS, timeout=7, ca_file=str(ca_file)))
+    # ldap3 must not raise on a result code (iter_pages checks them), must not
+    # follow referrals to other servers with the credentials, and must not add
+    # empty lists for attributes an entry lacks.
+    assert (conn.raise_exceptions, conn.auto_referrals, conn.empty_attributes, conn.read_only) == (False, False, False, True)
+    assert (conn.receive_timeout, conn.server.connect_timeout, conn.server.get_info) == (7, 7, NONE)
+    assert (conn.server.tls.validate, conn.server.tls.ca_certs_file) == (ssl.CERT_REQUIRED, str(ca_file))
+    assert (conn.authentication, conn.user, conn.password) == (SIMPLE, "svc", "s3cret-password")
+
+    lab = ls._connection("ldaps://dc1", dict(OPTS, validate_certs=False, bind_dn=None, bind_password=None))
+    assert (lab.server.tls.validate, lab.authentication, lab.user) == (ssl.CERT_NONE, ANONYMOUS, None)
+    kerberos = ls._connection("ldaps://dc1", dict(OPTS, bind_dn=None, bind_password=None, sasl_mechanism="GSSAPI"))
+    assert (kerberos.authentication, kerberos.sasl_mechanism) == (SASL, GSSAPI)
