@@ -69,7 +69,8 @@ def test_a_limit_exceeded_page_is_a_failure_not_the_end_of_the_data(code, descri
     assert next(pages)[0]["dn"] == "a"
     with pytest.raises(ls.LdapSourceError) as err:
         next(pages)
-    assert description in str(err.value) and "page 2" in str(err.value) and "truncated" in str(err.value)
+    assert description in str(err.value) and "page 2" in str(err.value)
+    assert str(err.value).endswith("(result code %d); the data would be truncated, so it is not used" % code)
 
 
 def test_a_size_limit_on_the_first_page_with_an_empty_cookie_still_fails():
@@ -284,6 +285,7 @@ def test_bytes_that_are_not_utf8_become_replacement_characters_and_are_refused()
         [b"smtp:a@example.com"],
         [b"smtp:a@example.com", b"", b"SMTP:b@example.com"],
         [b"smtp:a@example.com\nsmtp:b@example.com", b"smtp:c@example.com"],  # a newline inside a value
+        [b"smtp:a@example.com\nsmtp:b@example.com\nsmtp:c@example.com"],  # one value, not three
         [b"smtp:z\xc3\xb6e@example.com", b"smtp:a@example.com"],
     ],
 )
@@ -550,12 +552,12 @@ def test_a_size_limit_result_reaches_the_page_check():
 @pytest.mark.parametrize(
     "data, end, message",
     [
-        (lambda: ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]), b"", "closed the connection in the middle"),
+        (lambda: ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]), b"", "^the server closed the connection in the middle of a search$"),
         (lambda: ber_entry("CN=a", [("mail", [b"a@example.com"])])[:-3], OSError(11, "timed out"), "receiving search results failed"),
         (ber_notice_of_disconnection, b"", "ended the session: 1.3.6.1.4.1.1466.20036"),
         (lambda: ber_done(message_id=8), b"", "a response to message 8 arrived during search 7"),
         (lambda: ber_done() + ber_done(), b"", "arrived after the end of the search"),
-        (lambda: b"\x31\x03\x02\x01\x07", b"", "expected tag 0x30"),
+        (lambda: b"\x31\x03\x02\x01\x07", b"", "^LDAP message: expected tag 0x30, found 0x31$"),
     ],
 )
 def test_anything_but_a_clean_page_is_a_failure(data, end, message):
@@ -643,7 +645,7 @@ def test_four_byte_lengths_as_active_directory_sends_them_are_read():
 @pytest.mark.parametrize("length_byte", [b"\x80", b"\x85"])  # indefinite length; more than four length bytes
 def test_a_length_form_ldap_does_not_allow_is_a_protocol_error(length_byte):
     data = b"\x30" + length_byte + b"\x00" * 12
-    with pytest.raises(ls.ProtocolError, match="unsupported BER length byte 0x%02x" % length_byte[0]):
+    with pytest.raises(ls.ProtocolError, match="^unsupported BER length byte 0x%02x$" % length_byte[0]):
         read_page(data)
 
 
@@ -667,6 +669,8 @@ MAIL = hand_attribute(b"mail", b"z@example.com")
          "entry b'CN=z': the values of b'mail' do not end with the attribute"),
         (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04\x0fz@example.com"))), 0,
          "entry b'CN=z': the values of b'mail' overrun the attribute"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04\x80" + b"z@example.com\x00\x00"))), 0,
+         "unsupported BER length byte 0x80"),  # an indefinite length
         (DN + tlv(0x30, MAIL) + b"\x04\x00", 0, "entry b'CN=z': the attribute list does not end with the entry"),
         (DN + b"\x30" + bytes([len(MAIL) - 2]) + MAIL, 2, "entry b'CN=z': the attributes overrun the entry"),
     ],
@@ -751,11 +755,11 @@ def test_a_notice_of_disconnection_is_reported_with_what_the_server_said(fields,
 @pytest.mark.parametrize(
     "data, message",
     [
-        (lambda: ber_result("modifyResponse"), "unexpected modifyResponse during a search"),
-        (lambda: b"\x30\x05\x02\x01\x07\x7e\x00", "ldap3 could not decode a response"),
+        (lambda: ber_result("modifyResponse"), "^unexpected modifyResponse during a search$"),
+        (lambda: b"\x30\x05\x02\x01\x07\x7e\x00", "^ldap3 could not decode a response: "),
         (lambda: b"\x30\x05\x04\x01\x07\x65\x00", "message ID: expected tag 0x02, found 0x04"),
-        (lambda: tlv(0x30, b"\x02\x01\x07", b"\x64\x7f", DN) + ber_done(), "a search result overruns its message"),
-        (lambda: ber_reference(["ldap://a/DC=a"], message_id=8), "a response to message 8 arrived during search 7"),
+        (lambda: tlv(0x30, b"\x02\x01\x07", b"\x64\x7f", DN) + ber_done(), "^a search result overruns its message$"),
+        (lambda: ber_reference(["ldap://a/DC=a"], message_id=8), "^a response to message 8 arrived during search 7$"),
     ],
 )
 def test_a_message_that_does_not_belong_in_a_search_is_a_protocol_error(data, message):
