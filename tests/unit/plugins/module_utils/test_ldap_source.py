@@ -5,7 +5,9 @@ A fake connection plays the server's pages; the acceptance test against real
 Samba AD and OpenLDAP is the Molecule scenario `recipients`.
 """
 
+import socket
 import ssl
+import threading
 
 import pytest
 
@@ -886,6 +888,7 @@ def test_a_refused_uri_is_named_with_the_reason(uri, start_tls, plaintext, messa
 # messages as a server sends them.
 
 BIND, UNBIND, SEARCH, EXTENDED = 0x60, 0x42, 0x63, 0x77
+REQUEST_TAGS = {"bind": BIND, "search": SEARCH, "extended": EXTENDED}
 
 
 def request_header(buf, pos):
@@ -908,9 +911,6 @@ class ScriptedDirectory:
     """
 
     def __init__(self, replies):
-        import socket
-        import threading
-
         self.replies = {tag: list(answers) for tag, answers in replies.items()}
         self.requests = []
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -924,8 +924,6 @@ class ScriptedDirectory:
         return [tag for tag, _request in self.requests]
 
     def _serve(self):
-        import socket
-
         with self.listener:
             while not self.stopping:
                 try:
@@ -965,7 +963,7 @@ def directories():
     started = []
 
     def start(**replies):
-        directory = ScriptedDirectory({globals()[name.upper()]: answers for name, answers in replies.items()})
+        directory = ScriptedDirectory({REQUEST_TAGS[kind]: answers for kind, answers in replies.items()})
         started.append(directory)
         return directory
 
