@@ -5,6 +5,10 @@ A fake connection plays the server's pages; the acceptance test against real
 Samba AD and OpenLDAP is the Molecule scenario `recipients`.
 """
 
+import socket
+import ssl
+import threading
+
 import pytest
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ls
@@ -37,7 +41,7 @@ class FakeConnection:
     def search(self, **kwargs):
         self.calls.append(kwargs)
         self.result, self.response = self.pages.pop(0)
-        return self.result["result"] == 0
+        return (self.result or {}).get("result") == 0
 
 
 def run(pages, base_dn="DC=corp,DC=example,DC=com"):
@@ -67,7 +71,8 @@ def test_a_limit_exceeded_page_is_a_failure_not_the_end_of_the_data(code, descri
     assert next(pages)[0]["dn"] == "a"
     with pytest.raises(ls.LdapSourceError) as err:
         next(pages)
-    assert description in str(err.value) and "page 2" in str(err.value) and "truncated" in str(err.value)
+    assert description in str(err.value) and "page 2" in str(err.value)
+    assert str(err.value).endswith("(result code %d); the data would be truncated, so it is not used" % code)
 
 
 def test_a_size_limit_on_the_first_page_with_an_empty_cookie_still_fails():
@@ -94,6 +99,91 @@ def test_a_library_exception_during_the_search_is_a_failure():
 
     with pytest.raises(ls.LdapSourceError, match="page 1: socket receive timeout"):
         list(ls.iter_pages(Broken([]), "DC=x", "(x=*)", [], 10))
+
+
+def test_a_failure_names_the_base_dn_the_page_the_code_and_what_the_server_said():
+    # What Active Directory answers a search that hits another domain's naming context.
+    result = {
+        "result": 10,
+        "description": "referral",
+        "message": "0000202B: RefErr: DSID-0310082F, data 0, 1 access points",
+        "referrals": ["ldap://other.example/DC=other,DC=example", "ldap://dc2.other.example/DC=other,DC=example"],
+    }
+    assert ls.result_problem(result, "DC=corp,DC=example", 2) == (
+        "search under 'DC=corp,DC=example' failed on page 2: referral (result code 10)"
+        ": 0000202B: RefErr: DSID-0310082F, data 0, 1 access points"
+        "; referrals: ldap://other.example/DC=other,DC=example, ldap://dc2.other.example/DC=other,DC=example"
+    )
+
+
+def test_a_failure_without_description_or_details_still_names_its_code():
+    assert ls.result_problem({"result": 80}, "DC=x", 1) == "search under 'DC=x' failed on page 1: unknown (result code 80)"
+
+
+def test_only_limit_results_are_reported_as_truncation():
+    assert "truncated" not in ls.result_problem({"result": 32, "description": "noSuchObject"}, "DC=x", 1)
+    assert ls.result_problem({"result": 0, "description": "success", "message": "ignored"}, "DC=x", 1) is None
+
+
+def test_each_page_asks_for_the_same_search_under_the_base_dn():
+    conn, pages = run([page([entry("a")], b"c1"), page([entry("b")], b"")], base_dn="OU=People,DC=x")
+    assert conn.calls == [
+        dict(search_base="OU=People,DC=x", search_filter="(x=*)", search_scope=ls.SUBTREE, attributes=["proxyAddresses"],
+             time_limit=0, paged_size=2, paged_cookie=cookie)
+        for cookie in (None, b"c1")
+    ]
+
+
+def test_a_search_that_leaves_no_result_is_a_failure_not_an_empty_success():
+    conn = FakeConnection([(None, None)])
+    with pytest.raises(ls.LdapSourceError, match=r"search under 'DC=x' failed on page 1: unknown \(result code None\)"):
+        list(ls.iter_pages(conn, "DC=x", "(x=*)", [], 10))
+
+
+def test_a_successful_page_without_entries_is_an_empty_page():
+    # ldap3 leaves no response list when a page holds nothing (an OU without recipients).
+    conn = FakeConnection([({"result": 0, "description": "success"}, None)])
+    assert list(ls.iter_pages(conn, "DC=x", "(x=*)", [], 10)) == [[]]
+
+
+def test_a_cookie_control_without_a_value_ends_the_search():
+    assert ls.page_cookie({"result": 0, "controls": {COOKIE_OID: {"value": None}}}) is None
+    assert ls.page_cookie({"result": 0, "controls": {}}) is None
+
+
+def test_a_library_exception_names_the_base_dn_and_the_page():
+    class BrokenOnPage2(FakeConnection):
+        def search(self, **kwargs):
+            if self.calls:
+                raise ls.LDAPException("socket receive timeout")
+            return FakeConnection.search(self, **kwargs)
+
+    pages = ls.iter_pages(BrokenOnPage2([page([entry("a")], b"c1")]), "OU=x", "(x=*)", [], 10)
+    next(pages)
+    with pytest.raises(ls.LdapSourceError) as err:
+        next(pages)
+    assert str(err.value) == "search under 'OU=x' failed on page 2: socket receive timeout"
+
+
+def test_export_hands_the_search_over_as_given():
+    conn = FakeConnection([page([entry("CN=a", proxyAddresses=["SMTP:a@example.com"])], b"")] * 2)
+    collector = RecipientCollector(["example.com"])
+    ls.export(conn, ["OU=1"], "(mail=*)", ["proxyAddresses", "mail"], 500, collector, False, time_limit=60)
+    ls.export(conn, ["OU=1"], "(mail=*)", ["mail"], 500, collector, False)
+    assert [(c["search_filter"], c["attributes"], c["paged_size"], c["time_limit"]) for c in conn.calls] == [
+        ("(mail=*)", ["proxyAddresses", "mail"], 500, 60),
+        ("(mail=*)", ["mail"], 500, 0),
+    ]
+
+
+def test_export_skips_disabled_accounts_when_asked():
+    disabled = entry("CN=d", proxyAddresses=["SMTP:d@example.com"], userAccountControl=["514"])
+    enabled = entry("CN=e", proxyAddresses=["SMTP:e@example.com"], userAccountControl=["512"])
+    conn = FakeConnection([page([disabled, enabled], b"")])
+    collector = RecipientCollector(["example.com"])
+    stats = ls.export(conn, ["OU=1"], "(x=*)", [], 10, collector, True)
+    assert collector.sorted_addresses() == ["e@example.com"]
+    assert (stats.entries, stats.disabled_skipped) == (2, 1)
 
 
 def test_export_walks_every_base_dn_and_counts_pages():
@@ -143,6 +233,66 @@ def test_disabled_accounts_are_dropped_client_side_only_when_asked():
         ls.feed_entries([disabled], collector, stats, exclude_disabled=exclude)
         assert collector.sorted_addresses() == expected
         assert stats.disabled_skipped == (1 if exclude else 0)
+
+
+def test_attributes_are_found_whatever_order_the_server_sends_them_in():
+    # Active Directory may send userAccountControl (or any attribute the export
+    # does not collect) before proxyAddresses.
+    page = ls.RawPage()
+    page.add_entry(b"CN=u", [(b"userAccountControl", [b"512"]), (b"objectClass", [b"user"]),
+                             (b"proxyAddresses", [b"SMTP:u@example.com"]), (b"Mail", [b"m@example.com"])], True)
+    assert (page.typed, page.plain, page.disabled) == ([b"SMTP:u@example.com"], [b"m@example.com"], 0)
+
+
+def test_disabled_accounts_are_counted_over_pages():
+    stats = ls.ExportStats()
+    collector = RecipientCollector(["example.com"])
+    for dns in (["CN=d1", "CN=d2"], ["CN=d3"]):
+        disabled = [entry(dn, proxyAddresses=["SMTP:%s@example.com" % dn[3:]], userAccountControl=["514"]) for dn in dns]
+        ls.feed_entries(disabled, collector, stats, exclude_disabled=True)
+    assert (stats.entries, stats.disabled_skipped, collector.sorted_addresses()) == (3, 3, [])
+
+
+def test_a_refused_value_names_its_own_entry_among_several():
+    collector = RecipientCollector(["example.com"])
+    entries = [
+        entry("CN=Good,DC=x", proxyAddresses=["SMTP:good@example.com"], mail=["good@example.com"]),
+        entry("CN=Empty,DC=x", proxyAddresses=[], mail=[]),
+        entry("CN=Bad,DC=x", proxyAddresses=["SMTP:bad@example.com"], mail=["bad mail@example.com"]),
+        entry("CN=Worse,DC=x", targetAddress=["SMTP:worse target@example.com"]),
+    ]
+    ls.feed_entries(entries, collector, ls.ExportStats(), False)
+    assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
+        ("CN=Worse,DC=x (targetaddress)", "SMTP:worse target@example.com"),
+        ("CN=Bad,DC=x (mail)", "bad mail@example.com"),
+    ]
+
+
+def test_bytes_that_are_not_utf8_become_replacement_characters_and_are_refused():
+    # Undecodable bytes must not end the export with a traceback, nor slip through.
+    assert ls.decode_values([b"smtp:ok@example.com", b"smtp:m\xfcller@example.com"]) == [
+        "smtp:ok@example.com", "smtp:m\ufffdller@example.com"]
+    collector = RecipientCollector(["example.com"])
+    page = ls.RawPage()
+    page.add_entry(b"CN=M\xfcller,DC=x", [(b"proxyAddresses", [b"smtp:m\xfcller@example.com"])], False)
+    ls.feed_page(page, collector, ls.ExportStats())
+    assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
+        ("CN=M\ufffdller,DC=x (proxyaddresses)", "smtp:m\ufffdller@example.com")]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [b"smtp:a@example.com"],
+        [b"smtp:a@example.com", b"", b"SMTP:b@example.com"],
+        [b"smtp:a@example.com\nsmtp:b@example.com", b"smtp:c@example.com"],  # a newline inside a value
+        [b"smtp:a@example.com\nsmtp:b@example.com\nsmtp:c@example.com"],  # one value, not three
+        [b"smtp:z\xc3\xb6e@example.com", b"smtp:a@example.com"],
+    ],
+)
+def test_values_are_decoded_one_for_one(values):
+    assert ls.decode_values(values) == [value.decode("utf-8") for value in values]
 
 
 def test_filter_gets_the_ad_matching_rule_only_when_wanted():
@@ -423,12 +573,12 @@ def test_a_size_limit_result_reaches_the_page_check():
 @pytest.mark.parametrize(
     "data, end, message",
     [
-        (lambda: ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]), b"", "closed the connection in the middle"),
+        (lambda: ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]), b"", "^the server closed the connection in the middle of a search$"),
         (lambda: ber_entry("CN=a", [("mail", [b"a@example.com"])])[:-3], OSError(11, "timed out"), "receiving search results failed"),
         (ber_notice_of_disconnection, b"", "ended the session: 1.3.6.1.4.1.1466.20036"),
         (lambda: ber_done(message_id=8), b"", "a response to message 8 arrived during search 7"),
         (lambda: ber_done() + ber_done(), b"", "arrived after the end of the search"),
-        (lambda: b"\x31\x03\x02\x01\x07", b"", "expected tag 0x30"),
+        (lambda: b"\x31\x03\x02\x01\x07", b"", "^LDAP message: expected tag 0x30, found 0x31$"),
     ],
 )
 def test_anything_but_a_clean_page_is_a_failure(data, end, message):
@@ -460,6 +610,232 @@ def test_a_connection_that_is_not_ldap3s_keeps_its_own_receiving():
     conn = FakeConnection([])
     assert ls.read_searches_off_the_wire(conn, False) is None
     assert not hasattr(conn, "post_send_search")
+
+
+def ber_length(length):
+    return bytes([length]) if length < 0x80 else b"\x84" + length.to_bytes(4, "big")
+
+
+def tlv(tag, *parts):
+    """A hand-made BER element, for damage that pyasn1 would refuse to encode."""
+    content = b"".join(parts)
+    return bytes([tag]) + ber_length(len(content)) + content
+
+
+def ad_style(data):
+    """``data`` (whole BER elements) re-encoded with every length in four bytes, as Active Directory sends it."""
+    out, pos = b"", 0
+    while pos < len(data):
+        tag = data[pos]
+        start, end = ls._tlv(data, pos, tag, "element")
+        content = ad_style(data[start:end]) if tag & 0x20 else data[start:end]  # constructed: re-encode within
+        out += bytes([tag]) + b"\x84" + len(content).to_bytes(4, "big") + content
+        pos = end
+    return out
+
+
+def hand_attribute(name, *values):
+    return tlv(0x30, tlv(0x04, name), tlv(0x31, *[tlv(0x04, value) for value in values]))
+
+
+def hand_message(op_tag, content, message_id=7):
+    return tlv(0x30, tlv(0x02, bytes([message_id])), tlv(op_tag, content))
+
+
+@needs_ldap3
+def test_four_byte_lengths_as_active_directory_sends_them_are_read():
+    from ldap3.utils.asn1 import decode_message_fast
+
+    message = ad_style(ber_entry("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com", b"smtp:a bad@example.com"]),
+                                               ("description", [b""])]))
+    assert message[1] == 0x84
+    dn, attributes = ls.parse_entry(*entry_content(message))
+    real = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    stock = real.strategy.decode_response_fast(decode_message_fast(message))
+    assert dn.decode() == stock["dn"] and {name.decode(): values for name, values in attributes} == stock["raw_attributes"]
+
+    data = message + ad_style(ber_reference(["ldap://other.example/DC=other"])) + ad_style(ber_done(cookie=b""))
+    conn = read_page(data, sizes=(6, 1))
+    assert (conn.response.entries, conn.response.references, conn.result["result"]) == (1, ["ldap://other.example/DC=other"], 0)
+    collector = RecipientCollector(["example.com"])
+    ls.feed_page(conn.response, collector, ls.ExportStats())
+    assert collector.sorted_addresses() == ["a@example.com"]
+    assert collector.refused_as_dicts()[0]["source"] == "CN=a,DC=x (proxyaddresses)"
+
+
+@pytest.mark.parametrize("length_byte", [b"\x80", b"\x85"])  # indefinite length; more than four length bytes
+def test_a_length_form_ldap_does_not_allow_is_a_protocol_error(length_byte):
+    data = b"\x30" + length_byte + b"\x00" * 12
+    with pytest.raises(ls.ProtocolError, match="^unsupported BER length byte 0x%02x$" % length_byte[0]):
+        read_page(data)
+
+
+DN = tlv(0x04, b"CN=z")
+MAIL = hand_attribute(b"mail", b"z@example.com")
+
+
+@pytest.mark.parametrize(
+    "content, end_short_by, message",
+    [
+        (tlv(0x05, b"CN=z") + tlv(0x30, MAIL), 0, "entry DN: expected tag 0x04, found 0x05"),
+        (DN + tlv(0x31, MAIL), 0, "attribute list: expected tag 0x30, found 0x31"),
+        (DN + tlv(0x30, tlv(0x31, MAIL[1:])), 0, "attribute: expected tag 0x30, found 0x31"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x0C, b"mail"), tlv(0x31, tlv(0x04, b"z@example.com")))), 0,
+         "attribute type: expected tag 0x04, found 0x0c"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x30, tlv(0x04, b"z@example.com")))), 0,
+         "attribute values: expected tag 0x31, found 0x30"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, tlv(0x0C, b"z@example.com")))), 0,
+         "entry b'CN=z': a value of b'mail' is not an octet string"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, tlv(0x04, b"z@example.com")), b"\x04\x00")), 0,
+         "entry b'CN=z': the values of b'mail' do not end with the attribute"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04\x0fz@example.com"))), 0,
+         "entry b'CN=z': the values of b'mail' overrun the attribute"),
+        (DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04\x80" + b"z@example.com\x00\x00"))), 0,
+         "unsupported BER length byte 0x80"),  # an indefinite length
+        (DN + tlv(0x30, MAIL) + b"\x04\x00", 0, "entry b'CN=z': the attribute list does not end with the entry"),
+        (DN + b"\x30" + bytes([len(MAIL) - 2]) + MAIL, 2, "entry b'CN=z': the attributes overrun the entry"),
+    ],
+)
+def test_a_damaged_entry_is_reported_with_the_part_that_does_not_add_up(content, end_short_by, message):
+    with pytest.raises(ls.ProtocolError) as err:
+        ls.parse_entry(content, 0, len(content) - end_short_by)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    "content, end_short_by, message",
+    [
+        (tlv(0x04, b"ldap://a/DC=a") + tlv(0x0C, b"ldap://b/DC=b"), 0, "reference URI: expected tag 0x04, found 0x0c"),
+        (tlv(0x04, b"ldap://a/DC=a"), 2, "a search reference overruns its message"),
+    ],
+)
+def test_a_damaged_reference_is_a_protocol_error(content, end_short_by, message):
+    with pytest.raises(ls.ProtocolError) as err:
+        ls.parse_reference(content, 0, len(content) - end_short_by)
+    assert str(err.value) == message
+
+
+def test_a_reference_that_is_not_utf8_is_reported_not_a_crash():
+    content = tlv(0x04, b"ldap://m\xfcller.example/DC=x") + tlv(0x04, b"ldap://b/DC=b")
+    assert ls.parse_reference(content, 0, len(content)) == ["ldap://m\ufffdller.example/DC=x", "ldap://b/DC=b"]
+
+
+def ber_result(op_name, code=0, message_id=7, text="", **fields):
+    from ldap3.protocol import rfc4511
+
+    classes = {"bindResponse": rfc4511.BindResponse, "extendedResp": rfc4511.ExtendedResponse,
+               "modifyResponse": rfc4511.ModifyResponse}
+    op = classes[op_name]()
+    op["resultCode"] = rfc4511.ResultCode(code)
+    op["matchedDN"] = rfc4511.LDAPDN("")
+    op["diagnosticMessage"] = rfc4511.LDAPString(text)
+    for name, value in fields.items():
+        op[name] = value
+    return ber_message(message_id, op_name, op)
+
+
+def ber_intermediate(name, message_id=7):
+    from ldap3.protocol import rfc4511
+
+    intermediate = rfc4511.IntermediateResponse()
+    intermediate["responseName"] = rfc4511.IntermediateResponseName(name)
+    return ber_message(message_id, "intermediateResponse", intermediate)
+
+
+@needs_ldap3
+def test_an_intermediate_response_within_a_search_is_passed_over():
+    # OpenLDAP's content synchronisation sends syncInfo messages among the entries.
+    data = (ber_entry("CN=a", [("mail", [b"a@example.com"])]) + ber_intermediate("1.3.6.1.4.1.4203.1.9.1.4")
+            + ber_entry("CN=b", [("mail", [b"b@example.com"])]) + ber_done())
+    conn = read_page(data)
+    assert (conn.response.plain, conn.result["type"]) == ([b"a@example.com", b"b@example.com"], "searchResDone")
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "fields, said",
+    [
+        ({"responseName": "1.3.6.1.4.1.1466.20036", "text": "server shutting down"}, "1.3.6.1.4.1.1466.20036 server shutting down"),
+        ({"responseName": "1.3.6.1.4.1.1466.20036"}, "1.3.6.1.4.1.1466.20036 unavailable"),
+        ({"text": "idle too long"}, "idle too long"),
+    ],
+)
+def test_a_notice_of_disconnection_is_reported_with_what_the_server_said(fields, said):
+    from ldap3.protocol import rfc4511
+
+    name = fields.get("responseName")
+    extra = {"responseName": rfc4511.ResponseName(name)} if name else {}
+    notice = ber_result("extendedResp", code=52, message_id=0, text=fields.get("text", ""), **extra)
+    with pytest.raises(ls.LdapSourceError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + notice)
+    assert str(err.value).split() == ("the server ended the session: " + said).split()
+    assert not isinstance(err.value, ls.ProtocolError)
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (lambda: ber_result("modifyResponse"), "^unexpected modifyResponse during a search$"),
+        (lambda: b"\x30\x05\x02\x01\x07\x7e\x00", "^ldap3 could not decode a response: "),
+        (lambda: b"\x30\x05\x04\x01\x07\x65\x00", "message ID: expected tag 0x02, found 0x04"),
+        (lambda: tlv(0x30, b"\x02\x01\x07", b"\x64\x7f", DN) + ber_done(), "^a search result overruns its message$"),
+        (lambda: ber_reference(["ldap://a/DC=a"], message_id=8), "^a response to message 8 arrived during search 7$"),
+    ],
+)
+def test_a_message_that_does_not_belong_in_a_search_is_a_protocol_error(data, message):
+    with pytest.raises(ls.ProtocolError, match=message):
+        read_page(data())
+
+
+@needs_ldap3
+def test_a_message_that_ends_in_the_middle_of_a_value_is_reported_with_its_size():
+    cut = hand_message(0x64, DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04"))))
+    with pytest.raises(ls.ProtocolError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + cut)
+    assert str(err.value) == "a message of %d bytes ends in the middle of a value" % len(cut)
+
+
+@needs_ldap3
+def test_bytes_after_the_end_of_the_search_are_counted():
+    extra = ber_entry("CN=late", [("mail", [b"late@example.com"])])
+    with pytest.raises(ls.ProtocolError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + ber_done() + extra, sizes=(65536,))
+    assert str(err.value) == "%d bytes arrived after the end of the search" % len(extra)
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "socket_error, message",
+    [
+        (TimeoutError("timed out"), "receiving search results failed: timed out"),
+        (ConnectionResetError(104, "Connection reset by peer"), "receiving search results failed: [Errno 104] Connection reset by peer"),
+    ],
+)
+def test_a_socket_error_is_reported_with_its_reason(socket_error, message):
+    with pytest.raises(ls.LdapSourceError) as err:
+        read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]), end=socket_error)
+    assert str(err.value) == message
+
+
+@needs_ldap3
+def test_a_connection_whose_socket_is_gone_is_a_failure_not_a_crash():
+    conn = WireConnection(b"")
+    conn.socket = None  # what ldap3 leaves after closing the connection
+    with pytest.raises(ls.LdapSourceError, match="receiving search results failed: 'NoneType' object has no attribute 'recv'"):
+        ls.WireSearchReader(conn, False, None)(7)
+
+
+@needs_ldap3
+def test_the_reader_stays_out_of_connections_it_cannot_serve():
+    from ldap3 import ASYNC, DIGEST_MD5, SASL, Connection, Server
+
+    asynchronous = Connection(Server("ldap://127.0.0.1"), client_strategy=ASYNC)
+    digest = Connection(Server("ldap://127.0.0.1"), authentication=SASL, sasl_mechanism=DIGEST_MD5, sasl_credentials=(None, "u", "p", None))
+    kerberos = ls._connection("ldap://127.0.0.1", dict(OPTS, sasl_mechanism="GSSAPI", allow_plaintext=True))
+    assert ls.read_searches_off_the_wire(asynchronous, False) is None
+    assert ls.read_searches_off_the_wire(digest, False) is None  # its security layer wraps every message
+    assert isinstance(ls.read_searches_off_the_wire(kerberos, False), ls.WireSearchReader)  # ldap3 has no layer for GSSAPI
 
 
 def test_a_refused_value_names_its_entry_and_attribute():
@@ -495,3 +871,264 @@ def test_closing_a_connection_whose_socket_is_gone_keeps_the_first_error():
     # A programming error is not a socket error: it is not hidden.
     with pytest.raises(TypeError):
         ls.close(Gone(TypeError("not a connection")))
+
+
+# The connection options ---------------------------------------------------------
+
+
+def test_the_connection_options_are_the_documented_ones():
+    import yaml
+    from ansible_collections.mailrelay.exchange.plugins.doc_fragments.ldap_options import ModuleDocFragment
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    spec = ls.ldap_argument_spec()
+    assert sorted(spec) == sorted(documented)
+    for name, option in documented.items():
+        expected = {key: option[key] for key in ("type", "elements", "choices", "default") if key in option}
+        assert {key: value for key, value in spec[name].items() if key != "no_log"} == expected, name
+    assert [name for name, option in spec.items() if option.get("no_log")] == ["bind_password"]
+
+
+@pytest.mark.parametrize(
+    "uri, start_tls, plaintext, message",
+    [
+        ("ldaps://dc1", True, False, "ldaps://dc1: start_tls cannot be combined with ldaps://"),
+        ("ldapi:///run/slapd.sock", False, True, "ldapi:///run/slapd.sock: only ldap:// and ldaps:// URIs are supported"),
+        ("ldap://dc1", False, False, "ldap://dc1: plain LDAP without TLS; use ldaps://, start_tls, or set allow_plaintext explicitly"),
+    ],
+)
+def test_a_refused_uri_is_named_with_the_reason(uri, start_tls, plaintext, message):
+    assert ls.transport_problem(uri, start_tls, plaintext) == message
+
+
+# Connecting, binding and searching over a socket ----------------------------------
+#
+# A scripted directory on 127.0.0.1 answers ldap3's real requests with BER
+# messages as a server sends them.
+
+BIND, UNBIND, SEARCH, EXTENDED = 0x60, 0x42, 0x63, 0x77
+REQUEST_TAGS = {"bind": BIND, "search": SEARCH, "extended": EXTENDED}
+
+
+def request_header(buf, pos):
+    """(content start, content end) of the BER element at ``pos``, or None while it is incomplete."""
+    if len(buf) < pos + 2:
+        return None
+    start, length = pos + 2, buf[pos + 1]
+    if length & 0x80:
+        start += length & 0x7F
+        length = int.from_bytes(buf[pos + 2:start], "big")
+    return (start, start + length) if start + length <= len(buf) else None
+
+
+class ScriptedDirectory:
+    """Accepts one connection and answers each request with the next reply scripted for its kind.
+
+    ``replies`` maps a request tag (BIND, SEARCH, EXTENDED) to functions of
+    the message ID that return the answer's bytes. ``requests`` records the
+    (tag, whole request) of everything the client sent.
+    """
+
+    def __init__(self, replies):
+        self.replies = {tag: list(answers) for tag, answers in replies.items()}
+        self.requests = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.uri = "ldap://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def tags(self):
+        return [tag for tag, _request in self.requests]
+
+    def _serve(self):
+        with self.listener:
+            while not self.stopping:
+                try:
+                    peer, _address = self.listener.accept()
+                except socket.timeout:
+                    continue
+                with peer:
+                    self._talk(peer)
+                return
+
+    def _talk(self, peer):
+        peer.settimeout(5)
+        buf = b""
+        while True:
+            header = request_header(buf, 0)
+            if header is None:
+                data = peer.recv(65536)
+                if not data:
+                    return
+                buf += data
+                continue
+            start, end = header
+            message_id = int.from_bytes(buf[start + 2:start + 2 + buf[start + 1]], "big")
+            tag = buf[start + 2 + buf[start + 1]]
+            self.requests.append((tag, buf[:end]))
+            buf = buf[end:]
+            if self.replies.get(tag):
+                peer.sendall(self.replies[tag].pop(0)(message_id))
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+
+
+@pytest.fixture
+def directories():
+    started = []
+
+    def start(**replies):
+        directory = ScriptedDirectory({REQUEST_TAGS[kind]: answers for kind, answers in replies.items()})
+        started.append(directory)
+        return directory
+
+    yield start
+    for directory in started:
+        directory.stop()
+
+
+def bound(message_id):
+    return ber_result("bindResponse", message_id=message_id)
+
+
+def refused(code, text=""):
+    return lambda message_id: ber_result("bindResponse", code, message_id, text)
+
+
+def connect_opts(*directories, **options):
+    return dict(OPTS, server_uris=[d.uri for d in directories], allow_plaintext=True, **options)
+
+
+@needs_ldap3
+def test_an_export_binds_and_reads_every_page_off_the_socket(directories):
+    def search_page(entries, cookie):
+        return lambda message_id: b"".join(ber_entry(dn, attributes, message_id) for dn, attributes in entries) + ber_done(
+            message_id=message_id, cookie=cookie)
+
+    directory = directories(
+        bind=[bound],
+        search=[
+            search_page([("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com"])]),
+                         ("CN=d,DC=x", [("proxyAddresses", [b"SMTP:d@example.com"]), ("userAccountControl", [b"514"])])],
+                        b"page-2"),
+            search_page([("CN=b,DC=x", [("proxyAddresses", [b"smtp:bad b@example.com"]), ("mail", [b"b@example.com"])])], b""),
+        ],
+    )
+    conn, uri = ls.connect(connect_opts(directory))
+    collector = RecipientCollector(["example.com"])
+    try:
+        stats = ls.export(conn, ["DC=x"], "(x=*)", ["proxyAddresses", "mail"], 2, collector, True)
+    finally:
+        ls.close(conn)
+    directory.stop()
+    assert uri == directory.uri
+    assert collector.sorted_addresses() == ["a@example.com", "b@example.com"]
+    assert collector.refused_as_dicts()[0]["source"] == "CN=b,DC=x (proxyaddresses)"
+    assert (stats.pages, stats.entries, stats.disabled_skipped) == (2, 3, 1)
+    assert isinstance(conn.post_send_search, ls.WireSearchReader)
+    # A simple bind with the configured DN and password, nothing read from the server
+    # before it (no root DSE, no schema), then the pages, then the unbind.
+    assert directory.tags() == [BIND, SEARCH, SEARCH, UNBIND]
+    bind_request = directory.requests[0][1]
+    assert b"\x04\x03svc\x80\x0fs3cret-password" in bind_request
+
+
+@needs_ldap3
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563",
+         "bind failed: invalidCredentials 80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563"),
+        ("", "bind failed: invalidCredentials"),
+    ],
+)
+def test_a_refused_bind_is_reported_in_the_servers_words_and_the_connection_closed(directories, text, reason):
+    directory = directories(bind=[refused(49, text)])
+    with pytest.raises(ls.LdapSourceError) as err:
+        ls.connect(connect_opts(directory))
+    assert str(err.value) == "no directory server could be used: %s: %s" % (directory.uri, reason)
+    directory.stop()
+    assert directory.tags() == [BIND, UNBIND]
+
+
+@needs_ldap3
+def test_a_refused_start_tls_is_a_failure_before_any_credentials_are_sent(directories):
+    def unavailable(message_id):
+        return ber_result("extendedResp", 52, message_id, "TLS not configured")
+
+    first, second = directories(extended=[unavailable]), directories(extended=[unavailable])
+    with pytest.raises(ls.LdapSourceError) as err:
+        ls.connect(connect_opts(first, second, start_tls=True))
+    # ldap3 raises on a refused StartTLS, in its own words.
+    assert str(err.value) == "no directory server could be used: %s: startTLS failed - unavailable; %s: startTLS failed - unavailable" % (
+        first.uri, second.uri)
+    first.stop()
+    assert first.tags() == [EXTENDED, UNBIND]
+
+
+def test_no_bind_follows_a_start_tls_that_did_not_happen(monkeypatch):
+    # ldap3's start_tls() can also just return False (an operation still
+    # outstanding, TLS already up): the password must not follow in clear.
+    class Declining:
+        result = {"description": "operationsError"}
+
+        def __init__(self):
+            self.calls = []
+
+        def open(self):
+            self.calls.append("open")
+
+        def start_tls(self, read_server_info):
+            self.calls.append("start_tls")
+            return False
+
+        def bind(self, read_server_info):
+            self.calls.append("bind")
+            return True
+
+        def unbind(self):
+            self.calls.append("unbind")
+
+    conn = Declining()
+    monkeypatch.setattr(ls, "_connection", lambda uri, opts: conn)
+    with pytest.raises(ls.LdapSourceError) as err:
+        ls.connect(dict(OPTS, server_uris=["ldap://dc1"], start_tls=True))
+    assert str(err.value) == "no directory server could be used: ldap://dc1: StartTLS failed: operationsError"
+    assert conn.calls == ["open", "start_tls", "unbind"]
+
+
+@needs_ldap3
+def test_connect_fails_over_past_a_refusing_server_to_one_that_binds(directories):
+    refusing, working = directories(bind=[refused(53, "unwilling")]), directories(bind=[bound])
+    conn, uri = ls.connect(connect_opts(refusing, working))
+    try:
+        assert uri == working.uri and conn.bound
+    finally:
+        ls.close(conn)
+    refusing.stop()
+    assert refusing.tags() == [BIND, UNBIND]
+
+
+@needs_ldap3
+def test_a_connection_is_read_only_checks_certificates_and_leaves_failures_to_the_page_checks(tmp_path):
+    from ldap3 import ANONYMOUS, GSSAPI, NONE, SASL, SIMPLE
+
+    ca_file = tmp_path / "corp-ca.pem"
+    ca_file.write_text("")
+    conn = ls._connection("ldaps://dc1:636", dict(OPTS, timeout=7, ca_file=str(ca_file)))
+    # ldap3 must not raise on a result code (iter_pages checks them), must not
+    # follow referrals to other servers with the credentials, and must not add
+    # empty lists for attributes an entry lacks.
+    assert (conn.raise_exceptions, conn.auto_referrals, conn.empty_attributes, conn.read_only) == (False, False, False, True)
+    assert (conn.receive_timeout, conn.server.connect_timeout, conn.server.get_info) == (7, 7, NONE)
+    assert (conn.server.tls.validate, conn.server.tls.ca_certs_file) == (ssl.CERT_REQUIRED, str(ca_file))
+    assert (conn.authentication, conn.user, conn.password) == (SIMPLE, "svc", "s3cret-password")
+
+    lab = ls._connection("ldaps://dc1", dict(OPTS, validate_certs=False, bind_dn=None, bind_password=None))
+    assert (lab.server.tls.validate, lab.authentication, lab.user) == (ssl.CERT_NONE, ANONYMOUS, None)
+    kerberos = ls._connection("ldaps://dc1", dict(OPTS, bind_dn=None, bind_password=None, sasl_mechanism="GSSAPI"))
+    assert (kerberos.authentication, kerberos.sasl_mechanism) == (SASL, GSSAPI)
