@@ -424,7 +424,7 @@ class WireSearchReader:
         try:
             data = self.conn.socket.recv(RECEIVE_SIZE)
         except (OSError, AttributeError) as exc:
-            raise LdapSourceError("receiving search results failed: %s" % (exc or type(exc).__name__))
+            raise LdapSourceError("receiving search results failed: %s" % (str(exc) or type(exc).__name__))
         if not data:
             raise LdapSourceError("the server closed the connection in the middle of a search")
         return data

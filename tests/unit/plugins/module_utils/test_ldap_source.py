@@ -575,6 +575,8 @@ def test_a_size_limit_result_reaches_the_page_check():
     [
         (lambda: ber_entry("CN=a", [("proxyAddresses", [b"SMTP:a@example.com"])]), b"", "^the server closed the connection in the middle of a search$"),
         (lambda: ber_entry("CN=a", [("mail", [b"a@example.com"])])[:-3], OSError(11, "timed out"), "receiving search results failed"),
+        (lambda: ber_entry("CN=a", [("mail", [b"a@example.com"])])[:-3], TimeoutError(),
+         "receiving search results failed: TimeoutError$"),  # an exception without text is named
         (ber_notice_of_disconnection, b"", "ended the session: 1.3.6.1.4.1.1466.20036"),
         (lambda: ber_done(message_id=8), b"", "a response to message 8 arrived during search 7"),
         (lambda: ber_done() + ber_done(), b"", "arrived after the end of the search"),
