@@ -3,6 +3,7 @@
 
 import errno
 import hashlib
+import locale
 import os
 import shutil
 import subprocess
@@ -51,6 +52,15 @@ def user_locale(tmp_path_factory):
     if probe.stdout != "ab\na-c\n":
         pytest.skip("the locale built with localedef does not sort differently from bytes")
     return env
+
+
+@pytest.fixture
+def ascii_locale():
+    """This process's character type locale set to C (ASCII), as where no UTF-8 locale is set (Python 3.6 in LANG=C)."""
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    yield
+    locale.setlocale(locale.LC_CTYPE, saved)
 
 
 def runner(config_dir):
@@ -454,6 +464,15 @@ def test_a_live_source_left_in_latin1_is_compared_not_refused(tmp_path):
     with work:
         normalised = pm.normalise_live_source(str(live), work, map_key_batches)
         assert pm.compare_sources(normalised, new_source, 10) == ([], ["caf\ufffd@example.com"], 0, 1)
+
+
+def test_the_live_source_is_read_as_utf8_whatever_the_locale(tmp_path, ascii_locale):
+    live = tmp_path / "rr"
+    live.write_bytes("caf\u00e9@example.com\tOK\n".encode("utf-8"))
+    work, new_source = staged(live, ["caf\u00e9@example.com"])
+    with work:
+        normalised = pm.normalise_live_source(str(live), work, map_key_batches)
+        assert pm.compare_sources(normalised, new_source, 10) == ([], [], 0, 0)
 
 
 def test_the_live_source_is_normalised_by_the_given_sort_and_a_silent_failure_says_so(tmp_path):
