@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 """Sort, compare, build beside the target and swap in, with the real sort, comm and postmap."""
 
+import errno
 import hashlib
+import locale
 import os
 import shutil
 import subprocess
@@ -35,6 +37,30 @@ def config_dir(tmp_path):
     path.mkdir()
     (path / "main.cf").write_text("")
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def user_locale(tmp_path_factory):
+    """LOCPATH and LC_ALL of a locale that does not sort by bytes (en_US.UTF-8, built here with localedef)."""
+    localedef = shutil.which("localedef")
+    if localedef is None or not os.path.exists("/usr/share/i18n/locales/en_US"):
+        pytest.skip("localedef or the locale sources are missing (apt-get install locales)")
+    path = str(tmp_path_factory.mktemp("locales"))
+    subprocess.run([localedef, "-i", "en_US", "-f", "UTF-8", os.path.join(path, "en_US.UTF-8")], capture_output=True, check=False)
+    env = {"LOCPATH": path, "LC_ALL": "en_US.UTF-8"}
+    probe = subprocess.run(["sort"], input="a-c\nab\n", env=dict(os.environ, **env), capture_output=True, text=True, check=False)
+    if probe.stdout != "ab\na-c\n":
+        pytest.skip("the locale built with localedef does not sort differently from bytes")
+    return env
+
+
+@pytest.fixture
+def ascii_locale():
+    """This process's character type locale set to C (ASCII), as where no UTF-8 locale is set (Python 3.6 in LANG=C)."""
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    yield
+    locale.setlocale(locale.LC_CTYPE, saved)
 
 
 def runner(config_dir):
@@ -78,6 +104,20 @@ def swap(map_path, map_type, keys, compile_map, backup):
         return pm.build_and_swap(str(map_path), map_type, source, compile_map, chmod_644, backup)
 
 
+def copying_compiler(type_and_path):
+    """A stand-in for postmap whose table is a copy of its source: enough to tell tables apart."""
+    map_type, path = type_and_path.split(":", 1)
+    shutil.copyfile(path, pm.compiled_path(path, map_type))
+    return 0, "", ""
+
+
+def shell_script(path, body):
+    """An executable sh script at ``path``: a sort or comm that fails in a given way."""
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
 def outside(work, directory):
     """What lies in ``directory`` beside the run's own work directory."""
     return sorted(name for name in os.listdir(str(directory)) if name != os.path.basename(work.path))
@@ -100,6 +140,8 @@ def test_is_current_needs_a_compiled_table_not_older_than_its_source(tmp_path):
     os.utime(str(source), (1000, 1000))
     os.utime(str(compiled), (2000, 2000))
     assert pm.is_current(str(source), "cdb")
+    os.utime(str(source), (2000, 2000))  # compiled within the same second (coarse time stamps)
+    assert pm.is_current(str(source), "cdb")
     os.utime(str(source), (3000, 3000))
     assert not pm.is_current(str(source), "cdb")
 
@@ -110,7 +152,7 @@ def test_a_failing_compiler_leaves_the_live_map_and_no_temporary_files(tmp_path)
     (tmp_path / "rr.cdb").write_text("old table")
     before = sorted(os.listdir(str(tmp_path)))
 
-    with pytest.raises(pm.MapBuildError, match="postmap failed .rc=1.: fatal: unsupported"):
+    with pytest.raises(pm.MapBuildError, match=r"^postmap failed \(rc=1\): fatal: unsupported$"):
         swap(live, "cdb", ["new@example.com"], lambda arg: (1, "", "fatal: unsupported\n"), True)
     assert sorted(os.listdir(str(tmp_path))) == before
     assert live.read_text() == "old@example.com\tOK\n"
@@ -229,11 +271,52 @@ def test_a_full_disk_fails_clearly_and_leaves_nothing_behind(tmp_path, monkeypat
     work, new_source = staged(live, ["new@example.com"])
     with work:
         monkeypatch.setattr(pm.os, "fsync", no_space)
-        with pytest.raises(pm.MapBuildError, match="No space left on device"):
+        with pytest.raises(pm.MapBuildError, match=r"^cannot write the map beside .*/rr: .*No space left on device$"):
             pm.build_and_swap(str(live), "cdb", new_source, lambda arg: (0, "", ""), chmod_644, True)
         assert outside(work, tmp_path) == before
     assert sorted(os.listdir(str(tmp_path))) == before
     assert live.read_text() == "old@example.com\tOK\n"
+
+
+def test_the_previous_map_is_copied_where_hard_links_are_refused(tmp_path, monkeypatch):
+    live = tmp_path / "rr"
+    swap(live, "cdb", ["old@example.com"], copying_compiler, False)
+
+    def refused(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(pm.os, "link", refused)
+    written = swap(live, "cdb", ["new@example.com"], copying_compiler, True)
+    assert sorted(written) == [str(tmp_path / "rr.prev"), str(tmp_path / "rr.prev.cdb")]
+    assert (tmp_path / "rr.prev").read_text() == "old@example.com\tOK\n"
+    assert (tmp_path / "rr.prev.cdb").read_text() == "old@example.com\tOK\n"
+    assert (tmp_path / "rr.cdb").read_text() == "new@example.com\tOK\n"
+    assert sorted(os.listdir(str(tmp_path))) == ["rr", "rr.cdb", "rr.prev", "rr.prev.cdb"]
+
+
+def test_the_previous_map_is_kept_without_writing_to_the_current_directory(tmp_path, monkeypatch):
+    """Ansible runs a module in a temporary directory of its own; here it is gone, so nothing can be written there."""
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    live = maps / "rr"
+    swap(live, "cdb", ["old@example.com"], copying_compiler, False)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(str(gone))
+    gone.rmdir()
+
+    written = swap(live, "cdb", ["new@example.com"], copying_compiler, True)
+    assert sorted(written) == [str(maps / "rr.prev"), str(maps / "rr.prev.cdb")]
+    assert (maps / "rr.prev").read_text() == "old@example.com\tOK\n"
+    assert (maps / "rr.prev.cdb").read_text() == "old@example.com\tOK\n"
+    assert live.read_text() == "new@example.com\tOK\n"
+
+
+def test_a_map_path_without_a_directory_is_built_in_the_current_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(str(tmp_path))
+    swap("rr", "cdb", ["a@example.com"], copying_compiler, False)
+    assert sorted(os.listdir(str(tmp_path))) == ["rr", "rr.cdb"]
+    assert (tmp_path / "rr.cdb").read_text() == "a@example.com\tOK\n"
 
 
 def test_the_work_directory_goes_when_the_run_fails(tmp_path):
@@ -244,6 +327,13 @@ def test_the_work_directory_goes_when_the_run_fails(tmp_path):
                 stream.write("x")
             raise RuntimeError("the run failed")
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_work_directory_removed_early_does_not_hide_the_run_s_own_error(tmp_path):
+    with pytest.raises(RuntimeError, match="the run failed"):
+        with pm.WorkDir(str(tmp_path / "rr")) as work:
+            shutil.rmtree(work.path)
+            raise RuntimeError("the run failed")
 
 
 # The new source: sort, hash, compare -------------------------------------------
@@ -263,6 +353,19 @@ def test_sort_writes_unique_tab_ok_lines_in_the_order_python_sorts_them(tmp_path
         assert stream.read().splitlines() == ["%s\tOK" % k for k in sorted(set(many))]
     work.remove()
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_sort_and_comm_keep_byte_order_whatever_the_locale(tmp_path, monkeypatch, user_locale):
+    for name, value in user_locale.items():
+        monkeypatch.setenv(name, value)
+    keys = ["ac@example.com", "a-c@example.com", "ab@example.com", "a.d@example.com"]
+    work, new_source = staged(tmp_path / "rr", keys)
+    with work:
+        with open(new_source) as stream:
+            assert stream.read().splitlines() == ["%s\tOK" % k for k in sorted(keys)]
+        old = pm.SortedSource(work, "old")
+        old.update(["a-c@example.com", "ab@example.com", "b@example.com"])
+        assert pm.compare_sources(old.finish(), new_source, 10) == (["a.d@example.com", "ac@example.com"], ["b@example.com"], 2, 1)
 
 
 def test_an_empty_export_is_an_empty_source(tmp_path):
@@ -287,21 +390,29 @@ def test_sort_that_dies_is_a_clear_failure(tmp_path):
     source = pm.SortedSource(work, sort_path=str(script))
     source.update(addresses(50000))  # the pipe breaks; the error comes from finish()
     source.update(addresses(10))
-    with pytest.raises(pm.MapBuildError, match=r"sort failed \(rc=2\): sort: write failed: No space left on device"):
+    with pytest.raises(pm.MapBuildError, match=r"^sort failed \(rc=2\): sort: write failed: No space left on device$"):
         source.finish()
     work.remove()
     assert os.listdir(str(tmp_path)) == ["sort-dies"]
 
 
+def test_a_sort_message_that_is_not_utf8_is_still_reported(tmp_path):
+    latin1 = shell_script(tmp_path / "sort-latin1", "printf 'sort: cannot create caf\\351: Permission denied\\n' >&2\nexit 2\n")
+    with pm.WorkDir(str(tmp_path / "rr")) as work:
+        source = pm.SortedSource(work, sort_path=latin1)
+        with pytest.raises(pm.MapBuildError, match=r"^sort failed \(rc=2\): sort: cannot create caf\ufffd: Permission denied$"):
+            source.finish()
+
+
 def test_a_missing_sort_is_a_clear_failure(tmp_path):
     work = pm.WorkDir(str(tmp_path / "rr"))
-    with pytest.raises(pm.MapBuildError, match="cannot run sort"):
+    with pytest.raises(pm.MapBuildError, match="^cannot run sort: "):
         pm.SortedSource(work, sort_path=str(tmp_path / "no-such-sort"))
     work.remove()
 
 
 def test_a_work_directory_where_nothing_may_be_written_is_a_clear_failure(tmp_path):
-    with pytest.raises(pm.MapBuildError, match="cannot write beside"):
+    with pytest.raises(pm.MapBuildError, match="^cannot write beside .*/missing-directory/rr: "):
         pm.WorkDir(str(tmp_path / "missing-directory" / "rr"))
 
 
@@ -313,12 +424,18 @@ def test_same_content_compares_bytes_and_missing_files(tmp_path, monkeypatch):
     assert pm.same_content(str(a), str(b))
     b.write_bytes(b"y@example.com\tOK\n")
     assert not pm.same_content(str(a), str(b))
+    b.write_bytes(b"x@example.com\tNO\n")  # the same size and first chunk
+    assert not pm.same_content(str(a), str(b))
+    b.write_bytes(b"x@example.com\tOK\ny@example.com\tOK\n")  # the same start, longer
+    assert not pm.same_content(str(a), str(b))
     assert not pm.same_content(str(a), str(tmp_path / "none"))
+    assert not pm.same_content(str(tmp_path / "none"), str(a))
 
 
 def test_head_keys_reads_only_the_first_lines(tmp_path):
     work, source = staged(tmp_path / "rr", addresses(500))
     assert pm.head_keys(source, 3) == addresses(3)
+    assert pm.head_keys(source, 1) == addresses(1)
     assert pm.head_keys(source, 0) == []
     work.remove()
 
@@ -336,7 +453,72 @@ def test_the_live_source_is_compared_by_key_in_whatever_form_it_was_left(tmp_pat
     added, removed, added_count, removed_count = pm.compare_sources(normalised, new_source, 2)
     assert (added, added_count) == (["new1@example.com", "new2@example.com"], 3)
     assert (removed, removed_count) == (["old1@example.com", "old2@example.com"], 2)
+    assert pm.compare_sources(normalised, new_source, 1) == (["new1@example.com"], ["old1@example.com"], 3, 2)
     work.remove()
+
+
+def test_a_live_source_left_in_latin1_is_compared_not_refused(tmp_path):
+    live = tmp_path / "rr"
+    live.write_bytes(b"Caf\xe9@example.com\tOK\nb@example.com\tOK\n")
+    work, new_source = staged(live, ["b@example.com"])
+    with work:
+        normalised = pm.normalise_live_source(str(live), work, map_key_batches)
+        assert pm.compare_sources(normalised, new_source, 10) == ([], ["caf\ufffd@example.com"], 0, 1)
+
+
+def test_the_live_source_is_read_as_utf8_whatever_the_locale(tmp_path, ascii_locale):
+    live = tmp_path / "rr"
+    live.write_bytes("caf\u00e9@example.com\tOK\n".encode("utf-8"))
+    work, new_source = staged(live, ["caf\u00e9@example.com"])
+    with work:
+        normalised = pm.normalise_live_source(str(live), work, map_key_batches)
+        assert pm.compare_sources(normalised, new_source, 10) == ([], [], 0, 0)
+
+
+def test_the_live_source_is_normalised_by_the_given_sort_and_a_silent_failure_says_so(tmp_path):
+    live = tmp_path / "rr"
+    live.write_text("a@example.com\tOK\n")
+    silent = shell_script(tmp_path / "sort-silent", "cat >/dev/null\nexit 3\n")
+    with pm.WorkDir(str(live)) as work:
+        with pytest.raises(pm.MapBuildError, match=r"^sort failed \(rc=3\): no message$"):
+            pm.normalise_live_source(str(live), work, map_key_batches, sort_path=silent)
+
+
+def test_a_live_source_that_cannot_be_read_stops_sort_and_keeps_the_error(tmp_path):
+    live = tmp_path / "rr"
+    live.write_text("a@example.com\tOK\n")
+    finished = tmp_path / "sort-finished"
+    # A sort that would write its output a moment after its input ends.
+    slow = shell_script(tmp_path / "sort-slow", "cat >/dev/null\nsleep 1\necho done >'%s'\n" % finished)
+
+    def unreadable(stream):
+        yield ["a@example.com"]
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pm.WorkDir(str(live)) as work:
+        with pytest.raises(OSError, match="Input/output error"):
+            pm.normalise_live_source(str(live), work, unreadable, sort_path=slow)
+    assert not finished.exists()
+
+
+def test_keys_that_are_not_utf8_are_reported_with_a_replacement_character(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.write_bytes(b"caf\xe9@example.com\tOK\nsame@example.com\tOK\n")
+    new.write_bytes(b"d\xe9j\xe0@example.com\tOK\nsame@example.com\tOK\n")
+    assert pm.head_keys(str(new), 1) == ["d\ufffdj\ufffd@example.com"]
+    assert pm.compare_sources(str(old), str(new), 10) == (["d\ufffdj\ufffd@example.com"], ["caf\ufffd@example.com"], 1, 1)
+
+
+def test_comm_failures_are_clear(tmp_path):
+    work, new_source = staged(tmp_path / "rr", addresses(3))
+    with work:
+        with pytest.raises(pm.MapBuildError, match=r"^comm failed \(rc=1\): comm: .*no-such-source.*: No such file or directory$"):
+            pm.compare_sources(str(tmp_path / "no-such-source"), new_source, 10)
+        with pytest.raises(pm.MapBuildError, match="^cannot run comm: .*no-such-comm"):
+            pm.compare_sources(new_source, new_source, 10, comm_path=str(tmp_path / "no-such-comm"))
+        latin1 = shell_script(tmp_path / "comm-latin1", "printf 'comm: caf\\351: Input/output error\\n' >&2\nexit 1\n")
+        with pytest.raises(pm.MapBuildError, match=r"^comm failed \(rc=1\): comm: caf\ufffd: Input/output error$"):
+            pm.compare_sources(new_source, new_source, 10, comm_path=latin1)
 
 
 def test_identical_sources_compare_as_no_change(tmp_path):
