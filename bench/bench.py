@@ -239,12 +239,14 @@ def module_command(args_path, profile=None):
     return "env PYTHONPATH=%s %s %s %s" % (LIB, runner, MODULE, args_path)
 
 
-def pipeline_command(n, map_dir, mix="smtp"):
+def pipeline_command(n, map_dir, mix="smtp", server=None):
+    """The C pipeline; ``server`` (uri, bind_dn, base, env) is another directory than this slapd (samba_bench.py)."""
+    server = server or dict(uri=LDAP_URI, bind_dn=bind_dn(n, mix), base=suffix_of(n, mix), env="")
     source = map_dir + "/relay_recipients"
     return (
-        "sh -c \"ldapsearch -x -H %s -D %s -y %s -b %s -E pr=1000/noprompt -o ldif-wrap=no -LLL '%s' proxyAddresses"
+        "sh -c \"%sldapsearch -x -H %s -D %s -y %s -b %s -E pr=1000/noprompt -o ldif-wrap=no -LLL '%s' proxyAddresses"
         " | awk -f %s/pipeline.awk | LC_ALL=C sort -u > %s && postmap cdb:%s\""
-        % (LDAP_URI, bind_dn(n, mix), PWFILE, suffix_of(n, mix), FILTER, ROOT, source, source)
+        % (server["env"], server["uri"], server["bind_dn"], PWFILE, server["base"], FILTER, ROOT, source, source)
     )
 
 
@@ -261,17 +263,19 @@ def run_module(args_path):
     return wall, rss, result
 
 
-def section_export(mix):
+def section_export(mix, sizes=None, server=None, section="export"):
+    """Module vs C pipeline for each N of ``sizes`` (default SIZES); ``server``: see pipeline_command,
+    with ``module``, the module's arguments for that directory."""
     rows = {}
-    for n in SIZES:
+    for n in sizes or SIZES:
         reps = REPS if n < 300000 else max(3, REPS - 2)
         entries = fixtures.relay_entries(n, mix)
         mod_t, mod_rss, c_t, c_rss = [], [], [], []
         for rep in range(reps):
             mdir = fresh_dir("%s/export/module-%s-%d" % (WORK, mix, n))
-            args = module_args(n, mdir + "/relay_recipients", mix)
+            args = module_args(n, mdir + "/relay_recipients", mix, **(server["module"] if server else {}))
             cdir = fresh_dir("%s/export/c-%s-%d" % (WORK, mix, n))
-            command = pipeline_command(n, cdir, mix)
+            command = pipeline_command(n, cdir, mix, server)
             # Alternate the order so neither side always runs on a warm cache.
             order = ("module", "c") if rep % 2 == 0 else ("c", "module")
             for side in order:
@@ -286,8 +290,8 @@ def section_export(mix):
                     wall, rss, _unused = timed(command)
                     c_t.append(wall)
                     c_rss.append(rss)
-            note("export", module_command(args))
-            note("export", command)
+            note(section, module_command(args))
+            note(section, command)
         same = sh("cmp -s %s/relay_recipients %s/relay_recipients && echo yes || echo no" % (mdir, cdir)).strip()
         rows[n] = dict(
             mix=mix, entries=entries, refused=result["refused_count"], reps=reps, module_s=median(mod_t), module_rss_mb=median(mod_rss), c_s=median(c_t),
