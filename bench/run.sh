@@ -3,13 +3,17 @@
 # and write docs/benchmarks.md. Everything runs over that container's loopback.
 # Environment: BENCH_SIZES, BENCH_REPS, BENCH_MAP_SIZES, BENCH_ATTACK_SECONDS,
 # BENCH_SECTIONS
-# (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the container.
+# (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
+# BENCH_SAMBA_SIZES (default 20000; "" skips it): section 1 again against
+# Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
 NAME=bench-lab
+SAMBA=bench-samba
+SAMBA_SIZES="${BENCH_SAMBA_SIZES-20000}"
 PY="$ROOT/.venv/bin/python"
 SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))')"
 OUT="$ROOT/.build/bench"
@@ -21,7 +25,12 @@ started=$(date +%s)
 log "load average at start: $load_at_start"
 
 podman rm -f "$NAME" >/dev/null 2>&1 || true
-cleanup() { [ "${BENCH_KEEP:-0}" = 1 ] || podman rm -f "$NAME" >/dev/null 2>&1 || true; }
+podman rm -f "$SAMBA" >/dev/null 2>&1 || true
+cleanup() {
+    [ "${BENCH_KEEP:-0}" = 1 ] && return
+    podman rm -f "$NAME" >/dev/null 2>&1 || true
+    podman rm -f "$SAMBA" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 podman run -d --name "$NAME" --hostname bench-lab.example.net "$IMAGE" sleep infinity >/dev/null
 
@@ -61,5 +70,27 @@ podman exec -e BENCH_LOAD_AT_START="$load_at_start" -e BENCH_ROLE_LIMITS="$limit
 
 mkdir -p "$OUT"
 podman cp "$NAME:/var/bench/results.json" "$OUT/results.json"
+
+if [ -n "$SAMBA_SIZES" ]; then
+    # Provisioning sets NT ACLs in security xattrs (as in the Molecule scenarios).
+    # --init reaps samba's daemons when samba_bench.py stops samba between loads.
+    podman run -d --init --cap-add SYS_ADMIN --name "$SAMBA" --hostname dc1.samba.example.net "$IMAGE" sleep infinity >/dev/null
+    log "installing Samba AD, ldapsearch and Postfix in $SAMBA"
+    podman exec -i -e DEBIAN_FRONTEND=noninteractive "$SAMBA" bash -s <<'SETUP'
+set -euo pipefail
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends samba samba-ad-provision samba-ad-dc winbind ldb-tools \
+    ldap-utils python3-ldap3 postfix postfix-cdb time procps >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }
+SETUP
+    podman exec "$SAMBA" mkdir -p /opt/bench
+    podman cp "$stage/." "$SAMBA:/opt/bench/"
+    log "running bench/samba_bench.py in $SAMBA (sizes: $SAMBA_SIZES)"
+    podman exec -e BENCH_SAMBA_SIZES="$SAMBA_SIZES" ${BENCH_REPS:+-e BENCH_REPS="$BENCH_REPS"} \
+        "$SAMBA" python3 /opt/bench/samba_bench.py
+    podman cp "$SAMBA:/var/bench/samba.json" "$OUT/samba.json"
+    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["samba"] = json.load(open(sys.argv[2])); json.dump(r, open(sys.argv[1], "w"), indent=1, sort_keys=True)' \
+        "$OUT/results.json" "$OUT/samba.json"
+fi
 "$PY" "$ROOT/bench/report.py" "$OUT/results.json" "$ROOT/docs/benchmarks.md" "$(( $(date +%s) - started ))"
 log "docs/benchmarks.md written ($(( $(date +%s) - started )) s in all)"

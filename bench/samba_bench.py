@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailrelay.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Section 1 of the benchmarks against Samba AD, run inside the bench-samba container by bench/run.sh.
+
+The lab's AD DC as molecule/common/tasks/samba_dc.yml builds it: samba-tool
+domain provision (no DNS), the recipients of the exchange mix loaded offline
+with ldbadd, a non-admin service account, samba started. Then bench.py's
+section_export runs the module and the C pipeline over LDAPS on the loopback,
+both with pages of 1000 (AD's MaxPageSize) and the module's default filter.
+
+For several sizes the objects are loaded in steps (the next size adds the
+recipients the last one lacked), with samba stopped during each load.
+
+Environment: BENCH_SAMBA_SIZES (default "20000"), BENCH_REPS (see bench.py).
+Writes WORK/samba.json, which run.sh puts into results.json as "samba".
+"""
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import time
+
+import bench
+import fixtures
+
+MIX = "exchange"
+REALM = "SAMBA.EXAMPLE.NET"
+BASE_DN = "DC=samba,DC=example,DC=net"
+OU = "OU=Bench," + BASE_DN
+BIND_DN = "CN=svc-relay,CN=Users," + BASE_DN
+SAM = "/var/lib/samba/private/sam.ldb"
+LDAPS_URI = "ldaps://127.0.0.1:636"
+SIZES = [int(n) for n in os.environ.get("BENCH_SAMBA_SIZES", "20000").split()]
+# Recipients spread over OUs, as directories have them: ldbadd slows down both
+# with the objects in the database and with the children of one parent.
+PER_OU = 1000
+
+# Both sides over LDAPS with Samba's self-signed certificate, neither checking
+# it: the same transport, and the certificate is checked once per connection.
+SERVER = dict(
+    uri=LDAPS_URI, bind_dn=BIND_DN, base=OU, env="LDAPTLS_REQCERT=never ",
+    module=dict(server_uris=[LDAPS_URI], bind_dn=BIND_DN, base_dns=[OU], validate_certs=False,
+                allow_plaintext=False),
+)
+
+
+def write_ldif(out, first, count):
+    """Recipients ``first`` to ``count - 1`` of the exchange mix as AD objects, PER_OU to an OU under OU."""
+    if first == 0:
+        out.write("dn: %s\nobjectClass: organizationalUnit\n\n" % OU)
+    for i in range(first, count):
+        parent = "OU=b%04d,%s" % (i // PER_OU, OU)
+        if i % PER_OU == 0:
+            out.write("dn: %s\nobjectClass: organizationalUnit\n\n" % parent)
+        kind = fixtures.exchange_kind(i)
+        values, _target = fixtures.recipient(i, MIX)
+        if kind == "contact":
+            lines = ["dn: CN=c%07d,%s" % (i, parent), "objectClass: contact"]
+        elif kind == "group":
+            lines = ["dn: CN=g%07d,%s" % (i, parent), "objectClass: group", "sAMAccountName: g%07d" % i]
+        else:
+            lines = ["dn: CN=u%07d,%s" % (i, parent), "objectClass: user", "sAMAccountName: u%07d" % i]
+        # targetAddress is Exchange's schema, not Samba's; the export does not read it.
+        lines.extend("proxyAddresses: %s" % value for value in values)
+        out.write("\n".join(lines) + "\n\n")
+
+
+def provision():
+    bench.sh("rm -f /etc/samba/smb.conf && samba-tool domain provision --realm=%s --domain=SAMBA "
+             "--server-role=dc --dns-backend=NONE" % REALM)
+    # An ordinary user; its password goes in on stdin and stays in a 0600 file.
+    password = "Rl-" + secrets.token_hex(16)
+    with open(os.open(bench.PWFILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as stream:
+        stream.write(password)
+    encoded = ('"%s"' % password).encode("utf-16-le")
+    ldif = "dn: %s\nobjectClass: user\nsAMAccountName: svc-relay\nuserAccountControl: 512\nunicodePwd:: %s\n" % (
+        BIND_DN, base64.b64encode(encoded).decode())
+    proc = subprocess.run(["ldbadd", "-H", SAM], input=ldif, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError("service account: %s" % (proc.stderr or proc.stdout))
+
+
+def load(first, count):
+    """ldbadd recipients ``first`` to ``count - 1`` offline: seconds taken."""
+    path = "%s/samba-%d.ldif" % (bench.WORK, count)
+    with open(path, "w") as stream:
+        write_ldif(stream, first, count)
+    started = time.monotonic()
+    bench.sh("ldbadd --nosync -H %s %s" % (SAM, path))
+    seconds = time.monotonic() - started
+    os.unlink(path)
+    bench.log("ldbadd %d objects: %.1f s (%.0f/s)" % (count - first, seconds, (count - first) / seconds))
+    return seconds
+
+
+def start():
+    # samba_dc.yml's drop-in: samba within the container's open-files limit.
+    bench.sh("ulimit -n 1024 && samba -D")
+    for _unused in range(120):
+        out = bench.sh("%sldapsearch -x -H %s -D %s -y %s -s base -b '' -LLL 1.1"
+                       % (SERVER["env"], LDAPS_URI, BIND_DN, bench.PWFILE), check=False)
+        if out != "":
+            return
+        time.sleep(1)
+    raise RuntimeError("samba did not answer on %s" % LDAPS_URI)
+
+
+def stop():
+    # run.sh starts the container with --init, which reaps samba's processes.
+    bench.sh("pid=$(cat /run/samba/samba.pid) && kill $pid && for i in $(seq 300); do kill -0 $pid || break; sleep 0.2; done",
+             check=False)
+
+
+def main():
+    os.makedirs(bench.WORK, exist_ok=True)
+    started = time.monotonic()
+    results = dict(version=bench.sh("samba -V").split()[-1], mix=MIX, transport="LDAPS (self-signed, not verified)",
+                   load_at_start=" ".join(bench.sh("cat /proc/loadavg").split()[:3]), sizes={})
+    provision()
+    bench.sh("touch /etc/postfix/main.cf")  # postmap reads it; no Postfix runs here
+    loaded = 0
+    for n in sorted(SIZES):
+        if loaded:
+            stop()
+        load_s = load(loaded, n)
+        loaded_before, loaded = loaded, n
+        start()
+        row = bench.section_export(MIX, sizes=[n], server=SERVER, section="samba")[n]
+        row.update(load_s=round(load_s, 1), loaded=n - loaded_before,
+                   load_per_s=round((n - loaded_before) / load_s), served_per_s=round(n / row["c_s"]))
+        results["sizes"][n] = row
+    stop()
+    results["load_at_end"] = " ".join(bench.sh("cat /proc/loadavg").split()[:3])
+    results["total_s"] = round(time.monotonic() - started, 1)
+    results["commands"] = dict(samba=bench.COMMANDS.get("samba", []))
+    with open(bench.WORK + "/samba.json", "w") as stream:
+        json.dump(results, stream, indent=1, sort_keys=True)
+    bench.log("samba done in %.0f s" % results["total_s"])
+
+
+if __name__ == "__main__":
+    main()
