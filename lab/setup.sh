@@ -30,6 +30,7 @@ HOST_PACKAGES=(
     python3 python3-venv git make                               # the pinned tools
     shellcheck                                                  # lint of the lab scripts
     postfix postfix-cdb postfix-lmdb                            # a real postmap for unit tests
+    locales                                                     # the unit test of sort and comm under a non-C locale
 )
 
 install_packages() {

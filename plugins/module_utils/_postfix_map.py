@@ -225,7 +225,7 @@ def normalise_live_source(live_path, work, key_batches, sort_path="sort"):
     """
     normalised = SortedSource(work, "live", sort_path)
     try:
-        with open(live_path, encoding="utf-8", errors="replace", newline="") as stream:
+        with open(live_path, encoding="utf-8", errors="replace", newline="\n") as stream:
             for keys in key_batches(stream):
                 normalised.update(keys)
     except BaseException:

@@ -408,15 +408,16 @@ def read_file_source(path, file_format, collector, csv_column=None):
 
 # Map sources and comparison.
 
-# The first field of a line that is neither blank nor a comment.
-_MAP_KEY = re.compile(r"^[^\S\n]*([^\s#]\S*)", re.M)
-# Line boundaries of str.splitlines() besides "\n" in ASCII text.
-_OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
+# Lines as postmap reads them: only "\n" ends a line, and a line that starts
+# with whitespace continues the one before it (postmap(1): "A logical line
+# starts with non-whitespace text"), so it holds no key. The key is the first
+# field of a logical line that is not blank and not a comment.
+_MAP_KEY = re.compile(r"^([^\s#]\S*)", re.M)
 
 
 def parse_map_keys(text):
-    """The keys of a Postfix map source (comments and blank lines skipped), lower-cased."""
-    if text.isascii() and not any(brk in text for brk in _OTHER_LINE_BREAKS):
+    """The keys of a Postfix map source (comments, blank and continuation lines skipped), lower-cased."""
+    if text.isascii():
         # The common case (a source this module wrote): one scan in C.
         return _MAP_KEY.findall(text.lower())
     return _map_keys_line_by_line(text)
@@ -424,10 +425,9 @@ def parse_map_keys(text):
 
 def _map_keys_line_by_line(text):
     keys = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keys.append(stripped.split(None, 1)[0].lower())
+    for line in text.split("\n"):
+        if line and not line[0].isspace() and not line.startswith("#"):
+            keys.append(line.split(None, 1)[0].lower())
     return keys
 
 

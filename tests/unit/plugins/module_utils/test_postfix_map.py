@@ -457,6 +457,17 @@ def test_the_live_source_is_compared_by_key_in_whatever_form_it_was_left(tmp_pat
     work.remove()
 
 
+@pytest.mark.parametrize("chunk_size", [1, 3, 8, 1 << 20])
+def test_a_carriage_return_never_ends_a_line_of_the_live_source_whatever_the_chunk(tmp_path, chunk_size):
+    # postmap ends lines at "\n" only: "b@example.com\tOK\rx@example.com OK" is one line, key b.
+    live = tmp_path / "rr"
+    live.write_bytes(b"a@example.com\tOK\r\nb@example.com\tOK\rx@example.com OK\n  y@example.com OK\nc@example.com\tOK\n")
+    work, new_source = staged(live, ["a@example.com", "b@example.com", "c@example.com"])
+    with work:
+        normalised = pm.normalise_live_source(str(live), work, lambda stream: map_key_batches(stream, chunk_size))
+        assert pm.compare_sources(normalised, new_source, 10) == ([], [], 0, 0)
+
+
 def test_a_live_source_left_in_latin1_is_compared_not_refused(tmp_path):
     live = tmp_path / "rr"
     live.write_bytes(b"Caf\xe9@example.com\tOK\nb@example.com\tOK\n")

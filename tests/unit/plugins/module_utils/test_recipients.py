@@ -465,9 +465,12 @@ def test_undecodable_bytes_are_refused_as_non_ascii(tmp_path):
 
 # Map sources, diff -----------------------------------------------------------
 
-def test_parse_map_keys_reads_a_hand_written_source():
-    text = "# comment\n\nA@example.com OK\nb@example.com\tOK\n  c@example.com   REJECT\n"
-    assert r.parse_map_keys(text) == ["a@example.com", "b@example.com", "c@example.com"]
+def test_parse_map_keys_reads_a_hand_written_source_as_postmap_does():
+    # Checked with postmap -s: an indented line continues the one before (its text is
+    # part of b's value), and a carriage return inside a line does not end it.
+    text = "# comment\n\nA@example.com OK\nb@example.com\tOK\n  c@example.com   REJECT\n  # note\nd@x\tOK\re@x OK\n"
+    assert r.parse_map_keys(text) == ["a@example.com", "b@example.com", "d@x"]
+    assert r.parse_map_keys(text + "\u00e9@x OK\n \u00e9@y OK\n") == ["a@example.com", "b@example.com", "d@x", "\u00e9@x"]
 
 
 @given(st.text(alphabet="aB@.#x \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u00c9", max_size=60))
