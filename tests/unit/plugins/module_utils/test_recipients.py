@@ -36,44 +36,64 @@ def test_valid_addresses_are_accepted(address):
     assert r.address_problem(address) is None
 
 
+LONG_LABELS = ".".join(["b" * 60] * 3)
+
+
+# The whole reason: it is what an administrator reads in the refresh report.
 @pytest.mark.parametrize(
     "address, reason",
     [
-        ("bad user@example.com", "whitespace"),
-        ("user@example.com ", "whitespace"),
-        ("user\t@example.com", "control character"),
-        ("user\n@example.com", "control character"),
-        ("user\x00@example.com", "control character"),
-        ("user\x85@example.com", "control character"),
-        ("user\u00a0@example.com", "whitespace"),
+        ("bad user@example.com", "whitespace ' '"),
+        ("user@example.com ", "whitespace ' '"),
+        ("user\t@example.com", "control character '\\t'"),
+        ("user\n@example.com", "control character '\\n'"),
+        ("user\x00@example.com", "control character '\\x00'"),
+        ("user\x7f@example.com", "control character '\\x7f'"),
+        ("user\x80@example.com", "control character '\\x80'"),
+        ("user\x85@example.com", "control character '\\x85'"),
+        ("user\x9f@example.com", "control character '\\x9f'"),
+        ("user\u00a0@example.com", "whitespace '\\xa0'"),
         ("usér@example.com", r.NON_ASCII_REASON),
         ("user@exämple.com", r.NON_ASCII_REASON),
         ("userexample.com", "no '@'"),
         ("a@b@example.com", "more than one '@'"),
-        ('"quoted"@example.com', "not allowed"),
-        ("a:b@example.com", "not allowed"),
-        ("a,b@example.com", "not allowed"),
-        ("<a>@example.com", "not allowed"),
-        ("a\\b@example.com", "not allowed"),
-        ("#a@example.com", "starts with '#'"),
-        (".a@example.com", "misplaced '.'"),
-        ("a.@example.com", "misplaced '.'"),
-        ("a..b@example.com", "misplaced '.'"),
+        ('"quoted"@example.com', "character '\"' not allowed (address or map syntax)"),
+        ("a:b@example.com", "character ':' not allowed (address or map syntax)"),
+        ("a,b@example.com", "character ',' not allowed (address or map syntax)"),
+        ("<a>@example.com", "character '<' not allowed (address or map syntax)"),
+        ("a\\b@example.com", "character '\\\\' not allowed (address or map syntax)"),
+        ("#a@example.com", "local part starts with '#' (a comment in a map source)"),
+        (".a@example.com", "misplaced '.' in local part"),
+        ("a.@example.com", "misplaced '.' in local part"),
+        ("a..b@example.com", "misplaced '.' in local part"),
         ("@example.com", "empty local part"),
-        ("a" * 65 + "@example.com", "local part longer than 64"),
+        ("a" * 65 + "@example.com", "local part longer than 64 characters"),
         ("a@", "empty domain"),
-        ("a@example..com", "empty label"),
-        ("a@example.com.", "empty label"),
-        ("a@[192.0.2.1]", "invalid character in domain label"),
-        ("a@exa_mple.com", "invalid character in domain label"),
-        ("a@-example.com", "starts or ends with '-'"),
-        ("a@example-.com", "starts or ends with '-'"),
-        ("a@" + "b" * 64 + ".com", "label longer than 63"),
-        ("a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".ccccccc", "address longer than 254"),
+        ("a@example..com", "empty label in domain"),
+        ("a@example.com.", "empty label in domain"),
+        ("a@[192.0.2.1]", "invalid character in domain label '[192'"),
+        ("a@exa_mple.com", "invalid character in domain label 'exa_mple'"),
+        ("a@-example.com", "domain label '-example' starts or ends with '-'"),
+        ("a@example-.com", "domain label 'example-' starts or ends with '-'"),
+        ("a@" + "b" * 64 + ".com", "domain label longer than 63 characters"),
+        ("a" * 64 + "@" + LONG_LABELS + ".ccccccc", "address longer than 254 characters"),
+        # At each limit exactly, the next check speaks: the limit itself is allowed.
+        ("#" + "a" * 63 + "@" + LONG_LABELS + ".cccccc", "local part starts with '#' (a comment in a map source)"),
+        ("a." * 31 + ".a@example.com", "misplaced '.' in local part"),
+        ("a@" + "b" * 63 + ".c_m", "invalid character in domain label 'c_m'"),
+        ("a~b@" + ".".join(["c" * 63] * 3) + ".d_d", "invalid character in domain label 'd_d'"),
     ],
 )
 def test_invalid_addresses_are_refused_with_reason(address, reason):
-    assert reason in (r.address_problem(address) or "accepted")
+    assert r.address_problem(address) == reason
+
+
+def test_a_domain_at_its_limits_and_with_every_allowed_character_is_valid():
+    assert r.domain_problem(".".join(["c" * 63] * 3) + ".ddddddddd") is None  # 253 characters, labels of 63
+    assert r.domain_problem("a-bcdefghijklmnopqrstuvwxyz0123456789.example") is None
+    assert r.domain_problem("") == "empty domain"
+    # Only reachable on its own: an address with a longer domain is already longer than 254.
+    assert r.domain_problem("b" * 251 + ".cc") == "domain longer than 253 characters"
 
 
 def test_longest_address_is_accepted_and_longest_domain_is_checked():
@@ -200,10 +220,11 @@ def test_value_without_type_prefix_is_refused():
 @pytest.mark.parametrize(
     "value, reason",
     [
-        (" SMTP:lead@example.com", "whitespace"),
-        ("smtp :space@example.com", "whitespace"),
-        ("\tsmtp:tab@example.com", "whitespace"),
-        ("\x01smtp:ctl@example.com", "control"),
+        (" SMTP:lead@example.com", "address type ' SMTP' has whitespace or control characters"),
+        ("smtp :space@example.com", "address type 'smtp ' has whitespace or control characters"),
+        ("\tsmtp:tab@example.com", "address type '\\tsmtp' has whitespace or control characters"),
+        ("\x01smtp:ctl@example.com", "address type '\\x01smtp' has whitespace or control characters"),
+        ("SM\x7fTP:del@example.com", "address type 'SM\\x7fTP' has whitespace or control characters"),
         (":empty@example.com", "empty address type"),
     ],
 )
@@ -212,8 +233,8 @@ def test_malformed_type_prefix_is_refused_not_ignored_as_a_type(value, reason):
     c.add_typed(value, "CN=u")
     assert c.addresses == set()
     assert dict(c.ignored_by_type) == {}
-    assert c.refused_count == 1
-    assert c.refused[0].value == value and reason in c.refused[0].reason
+    assert c.refused_count == 1 and c.values_seen == 1
+    assert c.refused[0] == r.Refusal("CN=u", value, reason)
 
 
 def test_foreign_domains_are_dropped_and_counted_per_domain():
@@ -343,6 +364,15 @@ def test_a_batch_counts_other_types_and_domains_without_looking_at_them_one_by_o
     assert c.sorted_addresses() == ["a0@example.com", "a1@example.com", "a2@example.com"]
 
 
+def test_a_batch_of_plain_addresses_checks_them_in_one_scan(monkeypatch):
+    c = collector()
+    one_by_one = []
+    monkeypatch.setattr(c, "_add_plain", lambda value, source: one_by_one.append(value))
+    c.add_plain_batch(["A@example.com", "b@example.org", "c@other.net", "bad one@example.com"], str)
+    assert c.sorted_addresses() == ["a@example.com", "b@example.org"]
+    assert dict(c.dropped_by_domain) == {"other.net": 1} and one_by_one == ["bad one@example.com"]
+
+
 def test_a_batch_names_the_source_of_each_refused_value_only():
     c = collector()
     asked = []
@@ -450,8 +480,47 @@ def test_csv_file_reads_the_named_column_with_quoted_fields():
 
 
 def test_csv_without_the_column_fails():
-    with pytest.raises(ValueError, match="no column 'mail'"):
+    with pytest.raises(ValueError) as failure:
         r.read_csv(io.StringIO("a,b\n1,2\n"), "f.csv", collector(), "mail")
+    assert str(failure.value) == "f.csv: no column 'mail' in the CSV header ['a', 'b']"
+
+
+def test_a_csv_file_is_read_from_disk_with_its_byte_order_mark_and_line_numbers(tmp_path):
+    # As Export-Csv of Windows PowerShell 5.1 writes it: UTF-8 with a BOM, CRLF, every field quoted.
+    path = tmp_path / "recipients.csv"
+    path.write_bytes(b'\xef\xbb\xbf"Name","Notes","PrimarySmtpAddress"\r\n"Doe, John","","John@example.com"\r\n'
+                     b'"Roe","line one\r\nline two","roe@example.org"\r\n"Bad","","x y@example.com"\r\n')
+    c = collector()
+    r.read_file_source(str(path), "csv", c, csv_column="PrimarySmtpAddress")
+    assert c.sorted_addresses() == ["john@example.com", "roe@example.org"]
+    assert c.refused == [r.Refusal("%s:5" % path, "x y@example.com", "whitespace ' '")]
+    with pytest.raises(ValueError) as failure:
+        r.read_file_source(str(path), "csv", c, csv_column="mail")
+    assert str(failure.value).startswith("%s: no column 'mail'" % path)
+
+
+def test_a_collector_counts_from_zero_and_keeps_100_refusals_by_default():
+    c = r.RecipientCollector(["example.com"])
+    assert (c.values_seen, c.refused_limit) == (0, 100)
+    c.add_typed_batch(["smtp:bad %d@example.com" % i for i in range(150)], lambda index: "CN=%d" % index)
+    assert (c.values_seen, c.refused_count, len(c.refused)) == (150, 150, 100)
+
+
+def test_file_lines_lose_only_their_line_end(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"a@example.com\r\nx@example.comX\n\x0bb@example.com\n")
+    c = collector()
+    r.read_file_source(str(path), "list", c)
+    assert c.sorted_addresses() == ["a@example.com"]
+    assert dict(c.dropped_by_domain) == {"example.comx": 1}
+    assert [x.reason for x in c.refused] == ["control character '\\x0b'"]
+    virtual = tmp_path / "virtual.txt"
+    virtual.write_bytes(b"u1: \t SMTP:a@example.com\nu2:\x0bSMTP:b@example.com\n")
+    c = collector()
+    r.read_file_source(str(virtual), "virtual", c)
+    assert c.sorted_addresses() == ["a@example.com"]
+    assert c.refused == [r.Refusal("%s:2" % virtual, "\x0bSMTP:b@example.com",
+                                   "address type '\\x0bSMTP' has whitespace or control characters")]
 
 
 def test_undecodable_bytes_are_refused_as_non_ascii(tmp_path):
@@ -492,6 +561,7 @@ def test_diff_text_counts_everything_and_lists_what_it_was_given():
     diff = r.MapDiff(["e@x.org", "f@x.org"], ["b@x.org", "c@x.org"], 3, 3)
     after = r.diff_text(4, diff.added, diff.added_count, "added")
     assert after == "# 4 entries\ne@x.org\tOK\nf@x.org\tOK\n# ... and 1 more added\n"
+    assert r.diff_text(2, diff.removed, 2, "removed") == "# 2 entries\nb@x.org\tOK\nc@x.org\tOK\n"
 
 
 # Gate -------------------------------------------------------------------------
@@ -567,10 +637,28 @@ def test_force_marks_a_failed_gate_as_forced_only():
     assert not gate(keys(100), keys(99), force=True).forced
 
 
-def test_gate_message_names_old_count_new_count_and_reason():
-    message = r.gate_message(gate(keys(100), keys(10)))
-    assert message.startswith("safety gate failed (live map kept): old count 101, new count 11: 90 of 101")
-    assert "old count none" in r.gate_message(gate(None, set()))
+def test_gate_message_names_old_count_new_count_and_every_reason():
+    message = r.gate_message(gate(keys(100), keys(10), must_exist=["a@example.com", "b@example.com"]))
+    assert message == (
+        "safety gate failed (live map kept): old count 101, new count 11: 90 of 101 live entries (89.11%) would be "
+        "removed, more than the maximum of 10%; required addresses missing: a@example.com, b@example.com")
+    assert r.gate_message(gate(None, set()), "map unchanged, nothing installed").startswith(
+        "safety gate failed (map unchanged, nothing installed): old count none, new count 0: ")
+
+
+def test_the_gate_limits_themselves_pass():
+    at_floor = gate(None, keys(9), min_entries=10)
+    assert at_floor.passed and at_floor.removed_percent == 0.0
+    at_shrink_limit = gate(keys(99), keys(89))  # 10 of 100 removed: exactly 10 %
+    assert at_shrink_limit.passed and at_shrink_limit.removed_percent == 10.0
+    assert not gate(keys(99), keys(88)).passed
+
+
+def test_the_first_build_reason_in_full():
+    assert gate(None, keys(4), min_entries=None).reasons == [
+        "first build: there is no live map to compare with, so only a floor can catch a wrong base DN or filter; "
+        "set min_entries (role: relay_recipients_min_entries) to the fewest entries this map may have "
+        "(this export found 5)"]
 
 
 def test_default_must_exist_is_postmaster_of_every_domain():
