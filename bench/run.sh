@@ -4,7 +4,7 @@
 # Environment: BENCH_SIZES, BENCH_REPS, BENCH_MAP_SIZES, BENCH_ATTACK_SECONDS,
 # BENCH_SECTIONS
 # (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
-# BENCH_SAMBA_SIZES (default 20000; "" skips it): section 1 again against
+# BENCH_SAMBA_SIZES (default 10000; "" skips it): section 1 again against
 # Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py).
 set -euo pipefail
 
@@ -13,7 +13,7 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
 NAME=bench-lab
 SAMBA=bench-samba
-SAMBA_SIZES="${BENCH_SAMBA_SIZES-20000}"
+SAMBA_SIZES="${BENCH_SAMBA_SIZES-10000}"
 PY="$ROOT/.venv/bin/python"
 SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))')"
 OUT="$ROOT/.build/bench"

@@ -12,7 +12,7 @@ both with pages of 1000 (AD's MaxPageSize) and the module's default filter.
 For several sizes the objects are loaded in steps (the next size adds the
 recipients the last one lacked), with samba stopped during each load.
 
-Environment: BENCH_SAMBA_SIZES (default "20000"), BENCH_REPS (see bench.py).
+Environment: BENCH_SAMBA_SIZES (default "10000"), BENCH_REPS (see bench.py).
 Writes WORK/samba.json, which run.sh puts into results.json as "samba".
 """
 
@@ -33,9 +33,11 @@ OU = "OU=Bench," + BASE_DN
 BIND_DN = "CN=svc-relay,CN=Users," + BASE_DN
 SAM = "/var/lib/samba/private/sam.ldb"
 LDAPS_URI = "ldaps://127.0.0.1:636"
-SIZES = [int(n) for n in os.environ.get("BENCH_SAMBA_SIZES", "20000").split()]
+SIZES = [int(n) for n in os.environ.get("BENCH_SAMBA_SIZES", "10000").split()]
 # Recipients spread over OUs, as directories have them: ldbadd slows down both
-# with the objects in the database and with the children of one parent.
+# with the objects in the database and with the children of one parent. On the
+# lab machine (2 CPUs, load 2-8) it added 5,000 in 52-86 s and 20,000 in 1,185 s
+# (17/s), so the default size is 10,000: the largest round size loaded in ~6 min.
 PER_OU = 1000
 
 # Both sides over LDAPS with Samba's self-signed certificate, neither checking
