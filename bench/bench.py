@@ -633,7 +633,8 @@ def main():
     results["slapadd_s"] = setup_slapd(databases)
     results["size_limit"] = check_size_limit(SIZES[0])
     setup_postfix("cdb:%s/noop/relay_recipients" % WORK)
-    sections = dict(export=lambda: {mix: section_export(mix) for mix in MIXES}, startup=section_startup, profile=section_profile, noop=lambda: section_noop(results["export"].get("smtp", {})),
+    sections = dict(export=lambda: {mix: section_export(mix) for mix in MIXES}, startup=section_startup,
+                    profile=section_profile, noop=lambda: section_noop(results["export"].get("smtp", {})),
                     maps=section_map_types, attack=section_attack)
     results["export"] = {}
     for name in SECTIONS:
