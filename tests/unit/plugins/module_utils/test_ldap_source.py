@@ -500,10 +500,11 @@ def test_an_entry_is_read_as_ldap3_reads_it(count):
     from ldap3.utils.asn1 import decode_message_fast
 
     long_value = b"smtp:" + b"x" * 200 + b"@example.com"
+    longer_value = b"X500:/o=" + b"y" * 300  # a value of 256 bytes or more: length 0x82 xx xx
     many = [b"smtp:a%04d@example.com" % i for i in range(count)]
     message = ber_entry(
         "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com",
-        [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe", long_value] + many),
+        [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe", long_value, longer_value] + many),
          ("targetAddress", [X500]), ("mail", [b"zoe@example.com"]), ("userAccountControl", [b"512"])],
     )
     dn, attributes = ls.parse_entry(*entry_content(message))
