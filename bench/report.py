@@ -52,11 +52,8 @@ MIX_NAMES = {
 
 
 def exports(results):
-    """{mix: {N: row}}; results of a bench run before the mixes were one mix, the smtp one."""
-    export = results.get("export") or {}
-    if export and all(key.isdigit() for key in export):
-        return {"smtp": export}
-    return export
+    """{mix: {N: row}} of section 1."""
+    return results.get("export") or {}
 
 
 def export_section(results, mix):

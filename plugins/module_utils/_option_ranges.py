@@ -27,10 +27,10 @@ RANGES = {
 }
 
 
-def range_problems(params, ranges=None):
+def range_problems(params):
     """Messages for the options in ``params`` whose value lies outside its range (None is not checked)."""
     problems = []
-    for name, (low, high, meaning) in sorted((ranges or RANGES).items()):
+    for name, (low, high, meaning) in sorted(RANGES.items()):
         value = params.get(name)
         if value is None:
             continue

@@ -36,7 +36,3 @@ def test_min_entries_has_no_upper_bound_and_every_problem_is_listed_in_name_orde
     assert range_problems({"min_entries": 10 ** 9}) == []
     problems = range_problems({"timeout": 0, "diff_limit": -1, "page_size": 5, "unknown": -1})
     assert [p.split()[0] for p in problems] == ["diff_limit", "timeout"]
-
-
-def test_ranges_can_be_given():
-    assert range_problems({"x": 3}, {"x": (4, 5, "test")}) == ["x must be from 4 to 5 (test), not 3"]

@@ -451,10 +451,7 @@ VIRTUAL = (
 
 
 def test_virtual_file_keeps_smtp_lines_and_reports_bad_lines_with_line_numbers(tmp_path):
-    path = tmp_path / "virtual.txt"
-    path.write_bytes(VIRTUAL.encode("utf-8"))
-    c = collector()
-    r.read_file_source(str(path), "virtual", c)
+    c, path = read_file(tmp_path, "virtual.txt", VIRTUAL.encode("utf-8"), "virtual")
     assert c.sorted_addresses() == ["jd@example.org", "john.doe@example.com"]
     assert dict(c.ignored_by_type) == {"X500": 1, "X400": 1}
     assert dict(c.dropped_by_domain) == {"elsewhere.net": 1}
@@ -507,28 +504,28 @@ def test_a_collector_counts_from_zero_and_keeps_100_refusals_by_default():
     assert (c.values_seen, c.refused_count, len(c.refused)) == (150, 150, 100)
 
 
-def test_file_lines_lose_only_their_line_end(tmp_path):
-    path = tmp_path / "list.txt"
-    path.write_bytes(b"a@example.com\r\nx@example.comX\n\x0bb@example.com\n")
+def read_file(tmp_path, name, data, file_format):
+    """(collector, path) after read_file_source of ``data`` written to ``tmp_path/name``."""
+    path = tmp_path / name
+    path.write_bytes(data)
     c = collector()
-    r.read_file_source(str(path), "list", c)
+    r.read_file_source(str(path), file_format, c)
+    return c, path
+
+
+def test_file_lines_lose_only_their_line_end(tmp_path):
+    c, _path = read_file(tmp_path, "list.txt", b"a@example.com\r\nx@example.comX\n\x0bb@example.com\n", "list")
     assert c.sorted_addresses() == ["a@example.com"]
     assert dict(c.dropped_by_domain) == {"example.comx": 1}
     assert [x.reason for x in c.refused] == ["control character '\\x0b'"]
-    virtual = tmp_path / "virtual.txt"
-    virtual.write_bytes(b"u1: \t SMTP:a@example.com\nu2:\x0bSMTP:b@example.com\n")
-    c = collector()
-    r.read_file_source(str(virtual), "virtual", c)
+    c, virtual = read_file(tmp_path, "virtual.txt", b"u1: \t SMTP:a@example.com\nu2:\x0bSMTP:b@example.com\n", "virtual")
     assert c.sorted_addresses() == ["a@example.com"]
     assert c.refused == [r.Refusal("%s:2" % virtual, "\x0bSMTP:b@example.com",
                                    "address type '\\x0bSMTP' has whitespace or control characters")]
 
 
 def test_undecodable_bytes_are_refused_as_non_ascii(tmp_path):
-    path = tmp_path / "list.txt"
-    path.write_bytes(b"ok@example.com\nb\xffad@example.com\n")
-    c = collector()
-    r.read_file_source(str(path), "list", c)
+    c, _path = read_file(tmp_path, "list.txt", b"ok@example.com\nb\xffad@example.com\n", "list")
     assert c.sorted_addresses() == ["ok@example.com"]
     assert c.refused[0].reason == r.NON_ASCII_REASON
 
