@@ -667,6 +667,21 @@ def build(module, work, domains, must_exist, map_file, result, started):
     module.exit_json(**result)
 
 
+def take_build_lock(module, map_path, result):
+    """The map's build lock, held (see _build_lock); fail_json when it cannot be had."""
+    lock = build_lock.BuildLock(build_lock.lock_path(map_path), module.params["lock_timeout"], create=not module.check_mode)
+    try:
+        lock.acquire()
+    except build_lock.LockTimeout as exc:
+        module.fail_json(msg="%s; live map kept" % exc, **result)
+    except OSError as exc:
+        module.fail_json(msg="cannot take the build lock beside %s: %s; live map kept" % (map_path, exc), **result)
+    result["lock_waited"] = lock.waited
+    if lock.waited is not None and lock.waited >= 1:
+        module.warn("waited %.1f s for another build of %s to end (lock %s)" % (lock.waited, map_path, lock.path))
+    return lock
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -695,17 +710,8 @@ def main():
     result = dict(changed=False, map_source=map_path, map_file=map_file, backup_files=[], reloaded=False)
 
     must_exist = recipients.default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
-    lock = build_lock.BuildLock(build_lock.lock_path(map_path), params["lock_timeout"], create=not module.check_mode)
+    lock = take_build_lock(module, map_path, result)
     try:
-        lock.acquire()
-    except build_lock.LockTimeout as exc:
-        module.fail_json(msg="%s; live map kept" % exc, **result)
-    except OSError as exc:
-        module.fail_json(msg="cannot take the build lock beside %s: %s; live map kept" % (map_path, exc), **result)
-    try:
-        result["lock_waited"] = lock.waited
-        if lock.waited is not None and lock.waited >= 1:
-            module.warn("waited %.1f s for another build of %s to end (lock %s)" % (lock.waited, map_path, lock.path))
         try:
             work = postfix_map.WorkDir(map_path, beside=not module.check_mode)
         except postfix_map.MapBuildError as exc:
