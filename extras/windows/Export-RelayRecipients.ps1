@@ -8,8 +8,14 @@
     larger than MaxPageSize are read whole) for every object with an SMTP proxy address: users,
     groups, contacts and mail-enabled public folders. Writes one line per address,
     "alias: SMTP:user@example.com", the format relay_recipient_map reads with format=virtual,
-    and uploads it over SFTP/SCP with a key to each relay's restricted upload account: first under
-    a temporary name, then renamed, so the relay never picks up a half-written file.
+    ends the file with the end marker "#mailrelay-end lines=N sha256=HEX" (the number of lines
+    before it and the SHA-256 of every byte before it), and uploads it over SFTP with a key to
+    each relay's restricted upload account (the relay_recipients role's relayupload).
+
+    That account may write exactly one existing file, <chroot>/drop/virtual.txt, and may not
+    create, rename or remove anything, so the file is written in place. The relay builds only
+    from a closed upload whose end marker matches its content: a transfer cut short is refused
+    and the relay keeps its map (relay_recipient_map require_end_marker).
 
     The relay applies its own safety gate (minimum count, maximum shrink, must-exist addresses)
     before it installs anything; -MinimumCount stops an obviously broken export here already.
@@ -26,7 +32,7 @@
 param(
     [Parameter(Mandatory = $true)]
     [string[]] $RelayHost,
-    [string] $User = 'mailrelay-upload',
+    [string] $User = 'relayupload',
     [string] $KeyFile = (Join-Path $env:ProgramData 'MailRelay\upload_ed25519'),
     [string] $KnownHostsFile = (Join-Path $env:ProgramData 'MailRelay\known_hosts'),
     [string] $RemoteName = 'virtual.txt',
@@ -76,18 +82,24 @@ if ($lines.Count -lt $MinimumCount) {
 $directory = Split-Path -Parent $OutFile
 New-Item -ItemType Directory -Force -Path $directory | Out-Null
 $temporary = "$OutFile.tmp"
-# UTF-8 without a byte-order mark, LF line ends.
-[System.IO.File]::WriteAllText($temporary, (($lines | Sort-Object -Unique) -join "`n") + "`n", [System.Text.UTF8Encoding]::new($false))
+# UTF-8 without a byte-order mark, LF line ends, then the end marker: the number
+# of lines before it and the SHA-256 of every byte before it.
+$unique = @($lines | Sort-Object -Unique)
+$body = [System.Text.UTF8Encoding]::new($false).GetBytes(($unique -join "`n") + "`n")
+$sha256 = [System.Security.Cryptography.SHA256]::Create()
+$digest = ([System.BitConverter]::ToString($sha256.ComputeHash($body)) -replace '-', '').ToLowerInvariant()
+$marker = [System.Text.Encoding]::ASCII.GetBytes(('#mailrelay-end lines={0} sha256={1}' -f $unique.Count, $digest) + "`n")
+[System.IO.File]::WriteAllBytes($temporary, [byte[]]($body + $marker))
 Move-Item -Force -Path $temporary -Destination $OutFile
-Write-Output ("Exported {0} addresses to {1}" -f $lines.Count, $OutFile)
+Write-Output ("Exported {0} addresses to {1}" -f $unique.Count, $OutFile)
 
 $failed = 0
 foreach ($relay in $RelayHost) {
     $batch = New-TemporaryFile
     try {
+        # The one file the account may write, in place (see DESCRIPTION).
         Set-Content -Path $batch -Encoding ascii -Value @(
-            "put `"$OutFile`" `"$RemoteName.new`"",
-            "rename `"$RemoteName.new`" `"$RemoteName`""
+            "put `"$OutFile`" `"$RemoteName`""
         )
         & sftp.exe -b $batch -i $KeyFile -o BatchMode=yes -o StrictHostKeyChecking=yes `
             -o "UserKnownHostsFile=$KnownHostsFile" "$User@$relay"
