@@ -30,9 +30,17 @@ options:
   sasl_mechanism:
     description:
       - Use a SASL bind instead of a simple bind. Only C(GSSAPI) (Kerberos) is supported; it needs
-        the Python C(gssapi) package and a valid Kerberos ticket or keytab on the host that runs the module.
+        the Python C(gssapi) package, a C(krb5.conf) that names the realm, and a ticket or O(keytab) on the
+        host that runs the module. The directory is named by the host name of its URI (C(ldap/<host>)).
     type: str
     choices: [GSSAPI]
+  keytab:
+    description:
+      - Client keytab of the service account for O(sasl_mechanism=GSSAPI) (for example made with
+        C(samba-tool domain exportkeytab --principal) or C(ktpass)). Every run gets a fresh ticket from it
+        into a credential cache in its own memory, so a scheduled job never meets an expired ticket and leaves
+        none behind. Keep it readable by root only.
+    type: path
   start_tls:
     description:
       - Upgrade an C(ldap://) connection with StartTLS before binding. Not allowed with C(ldaps://).

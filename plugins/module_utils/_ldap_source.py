@@ -17,11 +17,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import ssl
 import traceback
 
 try:
-    from ldap3 import ANONYMOUS, GSSAPI, NONE, SASL, SIMPLE, SUBTREE, SYNC, Connection, Server, Tls
+    from ldap3 import ANONYMOUS, BASE, GSSAPI, NONE, SASL, SIMPLE, SUBTREE, SYNC, Connection, Server, Tls
     from ldap3.core.exceptions import LDAPException
     from ldap3.utils.asn1 import decode_message_fast
 except ImportError:
@@ -59,6 +60,7 @@ def ldap_argument_spec():
         bind_dn=dict(type="str"),
         bind_password=dict(type="str", no_log=True),
         sasl_mechanism=dict(type="str", choices=["GSSAPI"]),
+        keytab=dict(type="path"),
         start_tls=dict(type="bool", default=False),
         validate_certs=dict(type="bool", default=True),
         ca_file=dict(type="path"),
@@ -69,6 +71,7 @@ def ldap_argument_spec():
 
 LDAP_REQUIRED_TOGETHER = [("bind_dn", "bind_password")]
 LDAP_MUTUALLY_EXCLUSIVE = [("bind_dn", "sasl_mechanism")]
+LDAP_REQUIRED_BY = {"keytab": "sasl_mechanism"}
 
 
 class LdapSourceError(Exception):
@@ -206,6 +209,25 @@ class _Source:
 
 
 _TYPED_NAMES = frozenset(name.encode("ascii") for name in TYPED_ATTRIBUTES)
+_EXPORTED_NAMES = _TYPED_NAMES | {b"mail"}
+_RANGE_OPTION = b";range="
+
+
+def parse_range(name):
+    """(attribute, next start or None) of a ranged attribute name such as ``proxyaddresses;range=0-1499``.
+
+    AD returns at most MaxValRange values of an attribute per entry (1500 by
+    default) and names them ``<attribute>;range=<low>-<high>``; ``<high>`` is
+    ``*`` for the last part. Returns (None, None) for a name that is not a
+    range of an exported attribute. ``name`` is lower-case bytes.
+    """
+    attribute, _sep, span = name.partition(_RANGE_OPTION)
+    if attribute not in _EXPORTED_NAMES:
+        return None, None
+    low, dash, high = span.partition(b"-")
+    if not (dash and low.isdigit() and (high == b"*" or high.isdigit()) and (high == b"*" or int(high) >= int(low))):
+        raise ProtocolError("attribute %r: not a value range (expected ;range=<low>-<high> or <low>-*)" % _decode(name))
+    return attribute, None if high == b"*" else int(high) + 1
 
 
 class RawPage:
@@ -217,7 +239,7 @@ class RawPage:
     the entry a refused value came from.
     """
 
-    __slots__ = ("entries", "disabled", "typed", "typed_owner", "plain", "plain_owner", "owners", "references")
+    __slots__ = ("entries", "disabled", "typed", "typed_owner", "plain", "plain_owner", "owners", "references", "ranged")
 
     def __init__(self):
         self.entries = 0
@@ -228,6 +250,8 @@ class RawPage:
         self.plain_owner = []
         self.owners = []
         self.references = []
+        # (DN, attribute, next start or None) of every ranged attribute (see parse_range).
+        self.ranged = []
 
     def add_entry(self, dn, attributes, exclude_disabled):
         """Add one entry: ``dn`` and ``attributes`` [(name, [value, ...]), ...], as bytes."""
@@ -241,6 +265,12 @@ class RawPage:
                 target, owner = self.typed, self.typed_owner
             elif lowered == b"mail":
                 target, owner = self.plain, self.plain_owner
+            elif _RANGE_OPTION in lowered:
+                lowered, next_start = parse_range(lowered)
+                if lowered is None:
+                    continue
+                self.ranged.append((dn, lowered, next_start))
+                target, owner = (self.typed, self.typed_owner) if lowered in _TYPED_NAMES else (self.plain, self.plain_owner)
             else:
                 continue
             if values:
@@ -264,6 +294,9 @@ class ExportStats:
         self.entries = 0
         self.disabled_skipped = 0
         self.references = []
+        # Entries whose values came in ranges, and the searches that read the rest.
+        self.ranged_entries = 0
+        self.range_searches = 0
 
 
 def feed_page(page, collector, stats):
@@ -294,17 +327,66 @@ def feed_entries(entries, collector, stats, exclude_disabled):
 
 
 def export(conn, base_dns, search_filter, attributes, page_size, collector, exclude_disabled, time_limit=0):
-    """Run the paged search under every base DN into ``collector``."""
+    """Run the paged search under every base DN into ``collector``.
+
+    Values an entry returned in ranges are read to the end once the paged
+    search of its base DN is done (follow_ranges).
+    """
     stats = ExportStats()
     read_searches_off_the_wire(conn, exclude_disabled)
     for base_dn in base_dns:
+        unfinished = []
         for entries in iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit):
             stats.pages += 1
-            if isinstance(entries, RawPage):
-                feed_page(entries, collector, stats)
-            else:
-                feed_entries(entries, collector, stats, exclude_disabled)
+            page = entries if isinstance(entries, RawPage) else page_of_responses(entries, exclude_disabled)
+            feed_page(page, collector, stats)
+            unfinished += [item for item in page.ranged if item[2] is not None]
+        stats.ranged_entries += len({dn for dn, _attribute, _start in unfinished})
+        follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_limit)
     return stats
+
+
+def follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_limit=0):
+    """Read the rest of ranged values: base searches for ``<attribute>;range=<next>-*`` until ``*``.
+
+    ``unfinished`` holds (DN, attribute, next start). An answer without the
+    asked range, or one that does not move on, fails the export: a value is
+    never dropped silently.
+    """
+    for dn, attribute, start in unfinished:
+        while start is not None:
+            asked = "%s;range=%d-*" % (_decode(attribute), start)
+            where = "reading %s of %s" % (asked, _decode(dn))
+            try:
+                conn.search(
+                    search_base=_decode(dn),
+                    search_filter="(objectClass=*)",
+                    search_scope=BASE,
+                    attributes=[asked],
+                    time_limit=time_limit,
+                )
+            except (LDAPException, LdapSourceError) as exc:
+                raise LdapSourceError("%s failed: %s" % (where, exc))
+            result = conn.result or {}
+            if result.get("result") != 0:
+                raise LdapSourceError(
+                    "%s failed: %s (result code %s) %s; the entry's values would be incomplete"
+                    % (where, result.get("description"), result.get("result"), result.get("message") or "")
+                )
+            response = conn.response or []
+            page = response if isinstance(response, RawPage) else page_of_responses(response, exclude_disabled)
+            parts = [next_start for _dn, name, next_start in page.ranged if name == attribute]
+            if page.entries != 1 or len(parts) != 1:
+                raise LdapSourceError(
+                    "%s: the answer has %d entries and %d parts of it; the entry's values would be incomplete"
+                    % (where, page.entries, len(parts))
+                )
+            if parts[0] is not None and parts[0] <= start:
+                raise ProtocolError("%s: the server answered a range that does not move on" % where)
+            stats.range_searches += 1
+            page.entries = 0
+            feed_page(page, collector, stats)
+            start = parts[0]
 
 
 # Reading search responses off the wire -------------------------------------
@@ -552,6 +634,27 @@ def close(conn):
         pass
 
 
+def kerberos_environment(keytab):
+    """The environment a GSSAPI bind from the client keytab ``keytab`` needs.
+
+    MIT Kerberos gets the initial ticket from the client keytab when the
+    credential cache has none; a cache in this process's memory means every
+    run gets a fresh ticket and none is left behind (nothing to renew, nothing
+    for another user to read).
+    """
+    return {"KRB5_CLIENT_KTNAME": "FILE:%s" % keytab, "KRB5CCNAME": "MEMORY:mailrelay-exchange"}
+
+
+def use_keytab(keytab):
+    """Point this process's Kerberos at ``keytab``; LdapSourceError when it cannot be read."""
+    try:
+        with open(keytab, "rb"):
+            pass
+    except OSError as exc:
+        raise LdapSourceError("cannot read the keytab %s: %s" % (keytab, exc.strerror or exc))
+    os.environ.update(kerberos_environment(keytab))
+
+
 def _connect_one(uri, opts):
     conn = _connection(uri, opts)
     try:
@@ -573,6 +676,8 @@ def connect(opts):
     Failover happens only here: a search that fails half-way is a failure, not
     a reason to start again elsewhere. Returns (connection, uri).
     """
+    if opts.get("keytab"):
+        use_keytab(opts["keytab"])
     errors = []
     for uri in opts["server_uris"]:
         try:

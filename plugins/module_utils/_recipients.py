@@ -396,14 +396,15 @@ def read_map(stream, name, collector):
 FILE_READERS = {"virtual": read_virtual, "list": read_list, "csv": read_csv, "map": read_map}
 
 
-def read_file_source(path, file_format, collector, csv_column=None):
-    """Read a file source into ``collector``. Undecodable bytes become U+FFFD,
-    which the validation refuses as non-ASCII."""
+def read_file_source(path, file_format, collector, csv_column=None, name=None):
+    """Read a file source into ``collector``; refusals name it ``name`` (default: ``path``).
+    Undecodable bytes become U+FFFD, which the validation refuses as non-ASCII."""
+    name = name or path
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
         if file_format == "csv":
-            read_csv(stream, path, collector, csv_column)
+            read_csv(stream, name, collector, csv_column)
         else:
-            FILE_READERS[file_format](stream, path, collector)
+            FILE_READERS[file_format](stream, name, collector)
 
 
 # Map sources and comparison.

@@ -116,6 +116,19 @@ options:
     description:
       - Column of the CSV file that holds the addresses. Required with O(format=csv).
     type: str
+  require_end_marker:
+    description:
+      - With O(source=file), build only from a complete upload. The file must end with the line
+        C(#mailrelay-end lines=N sha256=HEX), where N is the number of lines before it and HEX the SHA-256 of
+        every byte before it, as C(extras/windows/Export-RelayRecipients.ps1) writes it. A file without
+        that line or whose bytes do not match it (a transfer cut short, a file rewritten while it was read)
+        fails the task and the live map is kept.
+      - The part before the marker is copied into the run's private directory and checked there, and the map
+        is built from that copy, so an upload arriving during the build cannot mix into it.
+      - The push path of the C(relay_recipients) role sets this unless C(relay_recipients_push_accept_unmarked)
+        is set for a legacy uploader.
+    type: bool
+    default: false
   domains:
     description:
       - The relay domains. Addresses in other domains are dropped and counted in RV(dropped_by_domain).
@@ -247,6 +260,7 @@ EXAMPLES = r"""
     source: file
     src: /var/lib/relay-upload/virtual.txt
     format: virtual
+    require_end_marker: true
     domains: [example.com]
     max_shrink_percent: 5
   register: relay_map
@@ -354,6 +368,25 @@ disabled_skipped:
   returned: always
   type: int
   sample: 12
+ranged_entries:
+  description:
+    - Entries that returned an attribute's values in ranges (AD sends at most C(MaxValRange) values of an attribute
+      per entry, 1500 by default, as C(proxyAddresses;range=0-1499)). The rest of their values were read with
+      base-scope searches for C(proxyAddresses;range=1500-*) and so on until the last range (C(*)); an answer without
+      the asked range fails the export. 0 for a file source.
+  returned: always
+  type: int
+  sample: 2
+range_searches:
+  description: Base-scope searches made to read the rest of ranged values (see RV(ranged_entries)).
+  returned: always
+  type: int
+  sample: 3
+end_marker:
+  description: With O(require_end_marker), the checked end marker of the file source (lines and SHA-256 before it).
+  returned: when O(require_end_marker) is set and the marker matched
+  type: dict
+  sample: {"lines": 5120, "sha256": "3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
 references:
   description: Search continuation references the server returned; they are not followed.
   returned: always
@@ -438,6 +471,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _build_lock as build_lock
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
 from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges import range_problems
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _end_marker as end_marker
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as recipients
 
@@ -456,6 +490,7 @@ def argument_spec():
         src=dict(type="path"),
         format=dict(type="str", default="virtual", choices=sorted(recipients.FILE_READERS)),
         csv_column=dict(type="str"),
+        require_end_marker=dict(type="bool", default=False),
         domains=dict(type="list", elements="str", required=True),
         map_path=dict(type="path", default="/etc/postfix/relay_recipients"),
         map_type=dict(type="str", default="cdb", choices=sorted(postfix_map.SUFFIXES)),
@@ -506,16 +541,26 @@ def collect_ldap(module, collector):
         pages=stats.pages,
         ldap_entries=stats.entries,
         disabled_skipped=stats.disabled_skipped,
+        ranged_entries=stats.ranged_entries,
+        range_searches=stats.range_searches,
         references=stats.references[: params["refused_limit"]],
     )
 
 
-def collect(module, collector):
+def collect(module, work, collector):
     params = module.params
     if params["source"] == "ldap":
         return collect_ldap(module, collector)
-    recipients.read_file_source(params["src"], params["format"], collector, params["csv_column"])
-    return dict(server=None, pages=0, ldap_entries=0, disabled_skipped=0, references=[])
+    result = dict(server=None, pages=0, ldap_entries=0, disabled_skipped=0, ranged_entries=0, range_searches=0, references=[])
+    src = params["src"]
+    if params["require_end_marker"]:
+        checked = work.join("upload")
+        lines, sha256 = end_marker.snapshot(src, checked)
+        result["end_marker"] = dict(lines=lines, sha256=sha256)
+        recipients.read_file_source(checked, params["format"], collector, params["csv_column"], name=src)
+    else:
+        recipients.read_file_source(src, params["format"], collector, params["csv_column"])
+    return result
 
 
 def file_attributes(module):
@@ -557,7 +602,7 @@ def export_sorted(module, work, domains, must_exist, result):
         module.fail_json(msg="%s; live map kept" % exc, **result)
     collector = recipients.RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
     try:
-        result.update(collect(module, collector))
+        result.update(collect(module, work, collector))
     except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
         source.abort()
         module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
@@ -692,6 +737,7 @@ def main():
         ],
         required_together=ldap_source.LDAP_REQUIRED_TOGETHER,
         mutually_exclusive=ldap_source.LDAP_MUTUALLY_EXCLUSIVE,
+        required_by=ldap_source.LDAP_REQUIRED_BY,
         add_file_common_args=True,
         supports_check_mode=True,
     )

@@ -1135,3 +1135,132 @@ def test_a_connection_is_read_only_checks_certificates_and_leaves_failures_to_th
     assert (lab.server.tls.validate, lab.authentication, lab.user) == (ssl.CERT_NONE, ANONYMOUS, None)
     kerberos = ls._connection("ldaps://dc1", dict(OPTS, bind_dn=None, bind_password=None, sasl_mechanism="GSSAPI"))
     assert (kerberos.authentication, kerberos.sasl_mechanism) == (SASL, GSSAPI)
+
+
+# Ranged values (AD's MaxValRange) ---------------------------------------------
+
+
+def addresses(first, last):
+    return ["smtp:a%04d@example.com" % i for i in range(first, last + 1)]
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (b"proxyaddresses;range=0-1499", (b"proxyaddresses", 1500)),
+        (b"proxyaddresses;range=1500-*", (b"proxyaddresses", None)),
+        (b"targetaddress;range=0-0", (b"targetaddress", 1)),
+        (b"mail;range=3-4", (b"mail", 5)),
+        (b"member;range=0-1499", (None, None)),
+        (b"proxyaddresses;binary", (None, None)),
+    ],
+)
+def test_a_ranged_name_gives_the_attribute_and_where_the_rest_starts(name, expected):
+    assert ls.parse_range(name) == expected
+
+
+@pytest.mark.parametrize("span", [b"", b"0", b"-5", b"a-b", b"5-4", b"0-*5", b"0-1499-2999"])
+def test_a_range_ad_never_sends_is_a_protocol_error(span):
+    with pytest.raises(ls.ProtocolError, match="not a value range"):
+        ls.parse_range(b"proxyaddresses;range=" + span)
+
+
+def test_ranged_values_are_read_to_the_last_range_with_base_searches():
+    big = "CN=Big,OU=1"
+    conn = FakeConnection(
+        [
+            page([entry(big, **{"proxyAddresses;range=0-2": addresses(0, 2)}),
+                  entry("CN=small,OU=1", proxyAddresses=["SMTP:small@example.com"])], b""),
+            page([entry(big, **{"proxyAddresses;range=3-5": addresses(3, 5)})], None),
+            page([entry(big, **{"proxyAddresses;range=6-*": addresses(6, 7)})], None),
+        ]
+    )
+    collector = RecipientCollector(["example.com"])
+    stats = ls.export(conn, ["OU=1"], "(x=*)", ["proxyAddresses"], 10, collector, False, time_limit=9)
+    assert collector.sorted_addresses() == sorted(a[5:] for a in addresses(0, 7)) + ["small@example.com"]
+    assert (stats.pages, stats.entries, stats.ranged_entries, stats.range_searches) == (1, 2, 1, 2)
+    follow_ups = [(c["search_base"], c["search_scope"], c["attributes"], c["time_limit"]) for c in conn.calls[1:]]
+    assert follow_ups == [
+        (big, ls.BASE, ["proxyaddresses;range=3-*"], 9),
+        (big, ls.BASE, ["proxyaddresses;range=6-*"], 9),
+    ]
+
+
+def test_a_refused_ranged_value_names_its_entry():
+    conn = FakeConnection(
+        [
+            page([entry("CN=Big,OU=1", **{"proxyAddresses;range=0-0": ["smtp:a@example.com"]})], b""),
+            page([entry("CN=Big,OU=1", **{"proxyAddresses;range=1-*": ["smtp:bad one@example.com"]})], None),
+        ]
+    )
+    collector = RecipientCollector(["example.com"])
+    ls.export(conn, ["OU=1"], "(x=*)", [], 10, collector, False)
+    assert collector.refused_as_dicts()[0]["source"] == "CN=Big,OU=1 (proxyaddresses)"
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (page([], None), "the answer has 0 entries and 0 parts"),
+        (page([entry("CN=Big,OU=1", proxyAddresses=addresses(1, 2))], None), "the answer has 1 entries and 0 parts"),
+        (page([], None, code=32, description="noSuchObject"), r"failed: noSuchObject \(result code 32\)"),
+        (page([entry("CN=Big,OU=1", **{"proxyAddresses;range=0-0": addresses(0, 0)})], None), "does not move on"),
+    ],
+)
+def test_a_follow_up_without_the_asked_range_fails_the_export(answer, message):
+    conn = FakeConnection([page([entry("CN=Big,OU=1", **{"proxyAddresses;range=0-0": addresses(0, 0)})], b""), answer])
+    with pytest.raises(ls.LdapSourceError, match="reading proxyaddresses;range=1-\\* of CN=Big,OU=1.*" + message):
+        ls.export(conn, ["OU=1"], "(x=*)", [], 10, RecipientCollector(["example.com"]), False)
+
+
+@needs_ldap3
+def test_the_wire_reader_follows_ranges_off_the_socket(directories):
+    def answer(entries, cookie=None):
+        return lambda message_id: b"".join(ber_entry(dn, attributes, message_id) for dn, attributes in entries) + ber_done(
+            message_id=message_id, cookie=cookie)
+
+    first = [v.encode() for v in addresses(0, 1499)]
+    rest = [v.encode() for v in addresses(1500, 1599)]
+    directory = directories(
+        bind=[bound],
+        search=[
+            answer([("CN=Big,DC=x", [("proxyAddresses;Range=0-1499", first)])], b""),
+            answer([("CN=Big,DC=x", [("proxyAddresses;range=1500-*", rest)])]),
+        ],
+    )
+    conn, _uri = ls.connect(connect_opts(directory))
+    collector = RecipientCollector(["example.com"])
+    try:
+        stats = ls.export(conn, ["DC=x"], "(x=*)", ["proxyAddresses"], 1000, collector, False)
+    finally:
+        ls.close(conn)
+    directory.stop()
+    assert isinstance(conn.post_send_search, ls.WireSearchReader)
+    assert len(collector.sorted_addresses()) == 1600
+    assert (stats.pages, stats.entries, stats.ranged_entries, stats.range_searches) == (1, 1, 1, 1)
+    assert directory.tags() == [BIND, SEARCH, SEARCH, UNBIND]
+    assert b"proxyaddresses;range=1500-*" in directory.requests[2][1]
+
+
+# Kerberos from a client keytab ------------------------------------------------
+
+
+def test_a_keytab_gives_a_fresh_ticket_in_memory_every_run():
+    assert ls.kerberos_environment("/etc/relay/svc.keytab") == {
+        "KRB5_CLIENT_KTNAME": "FILE:/etc/relay/svc.keytab",
+        "KRB5CCNAME": "MEMORY:mailrelay-exchange",
+    }
+
+
+def test_connect_points_kerberos_at_a_readable_keytab_and_refuses_a_missing_one(tmp_path, monkeypatch):
+    for name in ("KRB5_CLIENT_KTNAME", "KRB5CCNAME"):
+        monkeypatch.delenv(name, raising=False)
+    missing = str(tmp_path / "missing.keytab")
+    with pytest.raises(ls.LdapSourceError, match="cannot read the keytab %s: No such file" % missing):
+        ls.connect(dict(OPTS, server_uris=["ldaps://127.0.0.1:1"], sasl_mechanism="GSSAPI", keytab=missing))
+    assert "KRB5_CLIENT_KTNAME" not in ls.os.environ
+    keytab = tmp_path / "svc.keytab"
+    keytab.write_bytes(b"\x05\x02")
+    ls.use_keytab(str(keytab))
+    assert ls.os.environ["KRB5_CLIENT_KTNAME"] == "FILE:%s" % keytab
+    assert ls.os.environ["KRB5CCNAME"] == "MEMORY:mailrelay-exchange"

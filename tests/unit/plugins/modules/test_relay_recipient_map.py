@@ -416,3 +416,40 @@ def test_an_export_that_cannot_be_sorted_fails_and_leaves_nothing(env, monkeypat
     assert result["failed"] and "No space left on device" in result["msg"] and "live map kept" in result["msg"]
     assert env.live_source() == render_map(USERS)
     assert env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+
+
+def marked_virtual(addresses):
+    """A virtual.txt as Export-RelayRecipients.ps1 writes it: LF lines, then the end marker."""
+    body = "".join("u%d: SMTP:%s\n" % (n, a) for n, a in enumerate(addresses)).encode()
+    return body + b"#mailrelay-end lines=%d sha256=%s\n" % (body.count(b"\n"), hashlib.sha256(body).hexdigest().encode())
+
+
+@needs_postmap
+def test_with_require_end_marker_only_a_complete_upload_is_built(env):
+    whole = marked_virtual(USERS + ["bad user@example.com"])
+    env.src.write_bytes(whole)
+    first = env.run(require_end_marker=True)
+    assert first["changed"] and first["entries"] == 101, first
+    assert first["end_marker"] == {"lines": 102, "sha256": hashlib.sha256(whole[: whole.rindex(b"#")]).hexdigest()}
+    # Refusals name the uploaded file and its line, not the private copy.
+    assert first["refused"][0]["source"] == "%s:102" % env.src
+    before = env.live_source()
+
+    # Cut short by one address: a shrink of 1% the gate would let through.
+    env.src.write_bytes(whole[: whole.index(b"u100:")])
+    cut = env.run(require_end_marker=True)
+    assert cut["failed"] and "has no end marker" in cut["msg"] and "live map kept" in cut["msg"], cut
+    assert env.live_source() == before and env.listing() == ["relay_recipients", "relay_recipients.cdb"]
+    # Without the option the same file is built: what the option is for.
+    assert env.run()["removed"] == 1
+
+    # An unmarked file is refused; a legacy uploader is accepted only without the option.
+    env.write_source(USERS)
+    unmarked = env.run(require_end_marker=True, check=True)
+    assert unmarked["failed"] and "a legacy uploader needs the explicit option" in unmarked["msg"]
+    assert os.listdir(str(env.tmpdir)) == []
+
+
+def test_a_keytab_needs_the_gssapi_mechanism(env):
+    result = env.run(source="ldap", src=None, server_uris=["ldaps://127.0.0.1:1"], base_dns=["DC=x"], keytab="/etc/k.keytab")
+    assert result["failed"] and "keytab" in result["msg"] and "sasl_mechanism" in result["msg"], result
