@@ -95,6 +95,35 @@ options:
       - Also take the C(targetAddress) attribute (mail users and contacts, Exchange schema only).
     type: bool
     default: false
+  exclude_system_mailboxes:
+    description:
+      - Leave out Exchange's own system mailboxes (health, arbitration, discovery, audit log mailboxes), counted
+        in RV(system_mailboxes_skipped) and listed in RV(system_mailboxes). With O(source=ldap).
+      - An entry with C(msExchRecipientTypeDetails) (Exchange's schema) is left out when that is
+        C(SystemAttendantMailbox) (8192), C(SystemMailbox) (16384), C(ArbitrationMailbox) (8388608),
+        C(DiscoveryMailbox) (536870912), C(MonitoringMailbox) (549755813888), C(AuditLogMailbox) (4398046511104),
+        C(AuxAuditLogMailbox) (70368744177664) or C(SupervisoryReviewPolicyMailbox) (140737488355328); its name does
+        not matter then.
+      - An entry without it (no Exchange schema, as in Samba or OpenLDAP) is left out when the value of the first
+        RDN of its DN is, whole and in any case, C(HealthMailbox) followed by hex digits and dashes,
+        C(SystemMailbox{GUID}), C(DiscoverySearchMailbox{GUID}) (a space before the brace allowed),
+        C(Migration.GUID) or C(FederatedEmail.GUID).
+      - Only with this option is C(msExchRecipientTypeDetails) requested; a directory without it ignores the name.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  fail_on_references:
+    description:
+      - Fail, with the live map kept, when the directory returns search continuation references that may hold
+        recipients (a child domain below a base DN). The references are not followed either way; without this
+        option they are a warning and the map is built without the recipients below them.
+      - References to AD's C(DomainDnsZones), C(ForestDnsZones) and C(Configuration) partitions, which AD returns
+        for every search of a domain's root, hold no recipients; they are listed in RV(references) only.
+      - To export every domain of a forest, search a Global Catalog instead (C(ldaps://dc:3269), or C(ldap://dc:3268)
+        with O(start_tls)) with the forest root as base DN.
+    type: bool
+    default: false
+    version_added: 0.1.0
   src:
     description:
       - File to read with O(source=file), on the host that runs the module.
@@ -209,7 +238,8 @@ options:
 notes:
   - A search counts as complete only when the server returns an empty paged-results cookie. Any result
     code other than success on any page (size, time or admin limit exceeded, referral, unavailable, ...)
-    fails the task; search continuation references are reported in RV(references) and not followed.
+    fails the task; search continuation references are reported in RV(references) and not followed (see
+    O(fail_on_references)).
   - On every failure (directory unreachable, incomplete search, gate, postmap error) the live map is left
     as it was and temporary files are removed.
   - The source and the table get O(mode), V(0640) when it is not set (the map lists every valid address,
@@ -355,11 +385,42 @@ disabled_skipped:
   type: int
   sample: 12
 references:
-  description: Search continuation references the server returned; they are not followed.
+  description: Search continuation references the server returned, at most O(refused_limit); they are not followed.
   returned: always
   type: list
   elements: str
   sample: ["ldap://DomainDnsZones.corp.example.com/DC=DomainDnsZones,DC=corp,DC=example,DC=com"]
+references_missed:
+  description:
+    - The references of RV(references) below which recipients may be missing from the map (all but AD's DNS zones
+      and configuration partitions), at most O(refused_limit). Any of them is a warning, or a failure with
+      O(fail_on_references).
+  returned: always
+  type: list
+  elements: str
+  sample: ["ldap://child.corp.example.com/DC=child,DC=corp,DC=example,DC=com"]
+  version_added: 0.1.0
+system_mailboxes_skipped:
+  description: Entries left out as Exchange system mailboxes (O(exclude_system_mailboxes)).
+  returned: always
+  type: int
+  sample: 14
+  version_added: 0.1.0
+system_mailboxes:
+  description: The first 20 entries left out as system mailboxes, and why.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    dn:
+      description: The entry's DN.
+      type: str
+      sample: CN=HealthMailbox0a1b2c3d,CN=Monitoring Mailboxes,CN=Microsoft Exchange System Objects,DC=corp,DC=example,DC=com
+    reason:
+      description: The rule that matched, C(msExchRecipientTypeDetails TYPE (VALUE)) or C(name PATTERN).
+      type: str
+      sample: msExchRecipientTypeDetails MonitoringMailbox (549755813888)
+  version_added: 0.1.0
 server:
   description: The directory URI that answered; null for a file source.
   returned: always
@@ -440,6 +501,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_so
 from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges import range_problems
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as recipients
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _search_references as search_references
 
 
 def argument_spec():
@@ -453,6 +515,8 @@ def argument_spec():
         ad_matching_rule=dict(type="bool", default=True),
         include_mail=dict(type="bool", default=False),
         include_target_address=dict(type="bool", default=False),
+        exclude_system_mailboxes=dict(type="bool", default=False),
+        fail_on_references=dict(type="bool", default=False),
         src=dict(type="path"),
         format=dict(type="str", default="virtual", choices=sorted(recipients.FILE_READERS)),
         csv_column=dict(type="str"),
@@ -475,7 +539,7 @@ def argument_spec():
     return spec
 
 
-def collect_ldap(module, collector):
+def collect_ldap(module, collector, result):
     params = module.params
     if not ldap_source.HAS_LDAP3:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_source.LDAP3_IMPORT_ERROR)
@@ -492,30 +556,55 @@ def collect_ldap(module, collector):
             params["base_dns"],
             ldap_source.build_filter(params["filter"], params["exclude_disabled"], params["ad_matching_rule"]),
             ldap_source.requested_attributes(
-                params["include_mail"], params["include_target_address"], params["exclude_disabled"]
+                params["include_mail"],
+                params["include_target_address"],
+                params["exclude_disabled"],
+                params["exclude_system_mailboxes"],
             ),
             params["page_size"],
             collector,
             params["exclude_disabled"],
             time_limit=params["timeout"],
+            exclude_system_mailboxes=params["exclude_system_mailboxes"],
         )
     finally:
         ldap_source.close(conn)
-    return dict(
+    missed = search_references.missed(stats.references)
+    result.update(
         server=server,
         pages=stats.pages,
         ldap_entries=stats.entries,
         disabled_skipped=stats.disabled_skipped,
         references=stats.references[: params["refused_limit"]],
+        references_missed=missed[: params["refused_limit"]],
+        system_mailboxes_skipped=stats.system_skipped,
+        system_mailboxes=stats.system_sample,
     )
+    failure, warning = search_references.outcome(missed, params["fail_on_references"])
+    if failure:
+        # Before anything is compared or written: the caller keeps the live map.
+        raise ldap_source.LdapSourceError(failure)
+    if warning:
+        module.warn(warning)
 
 
-def collect(module, collector):
+def collect(module, collector, result):
+    """Read the source into ``collector``; its counts go into ``result``."""
     params = module.params
     if params["source"] == "ldap":
-        return collect_ldap(module, collector)
+        collect_ldap(module, collector, result)
+        return
     recipients.read_file_source(params["src"], params["format"], collector, params["csv_column"])
-    return dict(server=None, pages=0, ldap_entries=0, disabled_skipped=0, references=[])
+    result.update(
+        server=None,
+        pages=0,
+        ldap_entries=0,
+        disabled_skipped=0,
+        references=[],
+        references_missed=[],
+        system_mailboxes_skipped=0,
+        system_mailboxes=[],
+    )
 
 
 def file_attributes(module):
@@ -557,7 +646,7 @@ def export_sorted(module, work, domains, must_exist, result):
         module.fail_json(msg="%s; live map kept" % exc, **result)
     collector = recipients.RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
     try:
-        result.update(collect(module, collector))
+        collect(module, collector, result)
     except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
         source.abort()
         module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
