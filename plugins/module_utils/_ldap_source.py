@@ -21,6 +21,8 @@ import os
 import ssl
 import traceback
 
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _system_mailboxes as system_mailboxes
+
 try:
     from ldap3 import ANONYMOUS, BASE, GSSAPI, NONE, SASL, SIMPLE, SUBTREE, SYNC, Connection, Server, Tls
     from ldap3.core.exceptions import LDAPException
@@ -99,7 +101,9 @@ def build_filter(base_filter, exclude_disabled, ad_matching_rule):
     return "(&%s(!(%s:%s:=%d)))" % (base_filter, UAC_ATTRIBUTE, AD_BIT_AND_OID, UAC_ACCOUNTDISABLE)
 
 
-def requested_attributes(include_mail, include_target_address, exclude_disabled):
+def requested_attributes(include_mail, include_target_address, exclude_disabled, exclude_system_mailboxes=False):
+    """The attributes to ask for. A directory without Exchange's schema ignores
+    msExchRecipientTypeDetails (RFC 4511: unknown attribute names in the list are ignored)."""
     attributes = ["proxyAddresses"]
     if include_mail:
         attributes.append("mail")
@@ -107,6 +111,8 @@ def requested_attributes(include_mail, include_target_address, exclude_disabled)
         attributes.append("targetAddress")
     if exclude_disabled:
         attributes.append(UAC_ATTRIBUTE)
+    if exclude_system_mailboxes:
+        attributes.append(system_mailboxes.TYPE_ATTRIBUTE)
     return attributes
 
 
@@ -237,11 +243,17 @@ class RawPage:
     values) in flat lists, each value with the index of its (DN, attribute) in
     ``owners``, so the collector can check a whole page at once and still name
     the entry a refused value came from.
+
+    ``system_rule`` (dn, attributes) -> reason or None, when system mailboxes
+    are excluded: such entries go to ``system`` as (dn, reason), not their values.
     """
 
-    __slots__ = ("entries", "disabled", "typed", "typed_owner", "plain", "plain_owner", "owners", "references", "ranged")
+    __slots__ = (
+        "entries", "disabled", "typed", "typed_owner", "plain", "plain_owner", "owners", "references",
+        "system_rule", "system", "ranged",
+    )
 
-    def __init__(self):
+    def __init__(self, system_rule=None):
         self.entries = 0
         self.disabled = 0
         self.typed = []
@@ -250,15 +262,25 @@ class RawPage:
         self.plain_owner = []
         self.owners = []
         self.references = []
+        self.system_rule = system_rule
+        self.system = []
         # (DN, attribute, next start or None) of every ranged attribute (see parse_range).
         self.ranged = []
 
     def add_entry(self, dn, attributes, exclude_disabled):
-        """Add one entry: ``dn`` and ``attributes`` [(name, [value, ...]), ...], as bytes."""
+        """Add one entry: ``dn`` and ``attributes`` [(name, [value, ...]), ...], as bytes.
+
+        A disabled account that is also a system mailbox counts as disabled.
+        """
         self.entries += 1
         if exclude_disabled and is_disabled(dict(attributes)):
             self.disabled += 1
             return
+        if self.system_rule is not None:
+            reason = self.system_rule(dn, attributes)
+            if reason:
+                self.system.append((dn, reason))
+                return
         for name, values in attributes:
             lowered = name.lower()
             if lowered in _TYPED_NAMES:
@@ -297,6 +319,9 @@ class ExportStats:
         # Entries whose values came in ranges, and the searches that read the rest.
         self.ranged_entries = 0
         self.range_searches = 0
+        self.system_skipped = 0
+        # The first system_mailboxes.SAMPLE_LIMIT of them: {"dn": ..., "reason": ...}.
+        self.system_sample = []
 
 
 def feed_page(page, collector, stats):
@@ -304,13 +329,17 @@ def feed_page(page, collector, stats):
     stats.entries += page.entries
     stats.disabled_skipped += page.disabled
     stats.references.extend(page.references)
+    if page.system:
+        stats.system_skipped += len(page.system)
+        room = system_mailboxes.SAMPLE_LIMIT - len(stats.system_sample)
+        stats.system_sample.extend(dict(dn=_decode(dn), reason=reason) for dn, reason in page.system[:room])
     collector.add_typed_batch(decode_values(page.typed), page.source_finder(page.typed_owner))
     collector.add_plain_batch(decode_values(page.plain), page.source_finder(page.plain_owner))
 
 
-def page_of_responses(entries, exclude_disabled):
+def page_of_responses(entries, exclude_disabled, system_rule=None):
     """A RawPage from ldap3's response dicts (the path without the wire reader)."""
-    page = RawPage()
+    page = RawPage(system_rule)
     for entry in entries:
         if entry.get("type") == "searchResRef":
             page.references.extend(entry.get("uri") or [])
@@ -321,28 +350,42 @@ def page_of_responses(entries, exclude_disabled):
     return page
 
 
-def feed_entries(entries, collector, stats, exclude_disabled):
+def feed_entries(entries, collector, stats, exclude_disabled, system_rule=None):
     """Feed one page of ldap3 response dicts into a RecipientCollector."""
-    feed_page(page_of_responses(entries, exclude_disabled), collector, stats)
+    feed_page(page_of_responses(entries, exclude_disabled, system_rule), collector, stats)
 
 
-def export(conn, base_dns, search_filter, attributes, page_size, collector, exclude_disabled, time_limit=0):
+def export(
+    conn, base_dns, search_filter, attributes, page_size, collector, exclude_disabled, time_limit=0,
+    exclude_system_mailboxes=False,
+):
     """Run the paged search under every base DN into ``collector``.
 
     Values an entry returned in ranges are read to the end once the paged
     search of its base DN is done (follow_ranges).
     """
     stats = ExportStats()
-    read_searches_off_the_wire(conn, exclude_disabled)
+    system_rule = system_mailboxes.system_mailbox if exclude_system_mailboxes else None
+    read_searches_off_the_wire(conn, exclude_disabled, system_rule)
     for base_dn in base_dns:
         unfinished = []
         for entries in iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit):
             stats.pages += 1
-            page = entries if isinstance(entries, RawPage) else page_of_responses(entries, exclude_disabled)
+            page = entries if isinstance(entries, RawPage) else page_of_responses(entries, exclude_disabled, system_rule)
             feed_page(page, collector, stats)
             unfinished += [item for item in page.ranged if item[2] is not None]
         stats.ranged_entries += len({dn for dn, _attribute, _start in unfinished})
-        follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_limit)
+        if unfinished:
+            # The entries were judged on the page; a follow-up answer holds only
+            # the ranged attribute, so the system mailbox rule must not judge it again.
+            reader = getattr(conn, "post_send_search", None)
+            if isinstance(reader, WireSearchReader):
+                reader.system_rule = None
+            try:
+                follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_limit)
+            finally:
+                if isinstance(reader, WireSearchReader):
+                    reader.system_rule = system_rule
     return stats
 
 
@@ -497,10 +540,11 @@ class WireSearchReader:
     the searchResDone, decoded by ldap3, becomes ``conn.result``.
     """
 
-    def __init__(self, conn, exclude_disabled, decode_message):
+    def __init__(self, conn, exclude_disabled, decode_message, system_rule=None):
         self.conn = conn
         self.exclude_disabled = exclude_disabled
         self.decode_message = decode_message
+        self.system_rule = system_rule
 
     def _receive(self):
         try:
@@ -512,7 +556,7 @@ class WireSearchReader:
         return data
 
     def __call__(self, message_id):
-        page = RawPage()
+        page = RawPage(self.system_rule)
         buf = b""
         pos = 0
         while True:
@@ -572,7 +616,7 @@ class WireSearchReader:
         return True
 
 
-def read_searches_off_the_wire(conn, exclude_disabled):
+def read_searches_off_the_wire(conn, exclude_disabled, system_rule=None):
     """Let ``conn`` hand searches to a WireSearchReader; None where that cannot be done.
 
     Only a synchronous ldap3 connection without a SASL security layer
@@ -589,7 +633,7 @@ def read_searches_off_the_wire(conn, exclude_disabled):
     def decode_message(data):
         return decode_response(decode_message_fast(data))
 
-    reader = WireSearchReader(conn, exclude_disabled, decode_message)
+    reader = WireSearchReader(conn, exclude_disabled, decode_message, system_rule)
     conn.post_send_search = reader
     return reader
 

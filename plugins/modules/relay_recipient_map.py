@@ -95,6 +95,35 @@ options:
       - Also take the C(targetAddress) attribute (mail users and contacts, Exchange schema only).
     type: bool
     default: false
+  exclude_system_mailboxes:
+    description:
+      - Leave out Exchange's own system mailboxes (health, arbitration, discovery, audit log mailboxes), counted
+        in RV(system_mailboxes_skipped) and listed in RV(system_mailboxes). With O(source=ldap).
+      - An entry with C(msExchRecipientTypeDetails) (Exchange's schema) is left out when that is
+        C(SystemAttendantMailbox) (8192), C(SystemMailbox) (16384), C(ArbitrationMailbox) (8388608),
+        C(DiscoveryMailbox) (536870912), C(MonitoringMailbox) (549755813888), C(AuditLogMailbox) (4398046511104),
+        C(AuxAuditLogMailbox) (70368744177664) or C(SupervisoryReviewPolicyMailbox) (140737488355328); its name does
+        not matter then.
+      - An entry without it (no Exchange schema, as in Samba or OpenLDAP) is left out when the value of the first
+        RDN of its DN is, whole and in any case, C(HealthMailbox) followed by hex digits and dashes,
+        C(SystemMailbox{GUID}), C(DiscoverySearchMailbox{GUID}) (a space before the brace allowed),
+        C(Migration.GUID) or C(FederatedEmail.GUID).
+      - Only with this option is C(msExchRecipientTypeDetails) requested; a directory without it ignores the name.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  fail_on_references:
+    description:
+      - Fail, with the live map kept, when the directory returns search continuation references that may hold
+        recipients (a child domain below a base DN). The references are not followed either way; without this
+        option they are a warning and the map is built without the recipients below them.
+      - References to AD's C(DomainDnsZones), C(ForestDnsZones) and C(Configuration) partitions, which AD returns
+        for every search of a domain's root, hold no recipients; they are listed in RV(references) only.
+      - To export every domain of a forest, search a Global Catalog instead (C(ldaps://dc:3269), or C(ldap://dc:3268)
+        with O(start_tls)) with the forest root as base DN.
+    type: bool
+    default: false
+    version_added: 0.1.0
   src:
     description:
       - File to read with O(source=file), on the host that runs the module.
@@ -222,7 +251,8 @@ options:
 notes:
   - A search counts as complete only when the server returns an empty paged-results cookie. Any result
     code other than success on any page (size, time or admin limit exceeded, referral, unavailable, ...)
-    fails the task; search continuation references are reported in RV(references) and not followed.
+    fails the task; search continuation references are reported in RV(references) and not followed (see
+    O(fail_on_references)).
   - On every failure (directory unreachable, incomplete search, gate, postmap error) the live map is left
     as it was and temporary files are removed.
   - The source and the table get O(mode), V(0640) when it is not set (the map lists every valid address,
@@ -388,11 +418,42 @@ end_marker:
   type: dict
   sample: {"lines": 5120, "sha256": "3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
 references:
-  description: Search continuation references the server returned; they are not followed.
+  description: Search continuation references the server returned, at most O(refused_limit); they are not followed.
   returned: always
   type: list
   elements: str
   sample: ["ldap://DomainDnsZones.corp.example.com/DC=DomainDnsZones,DC=corp,DC=example,DC=com"]
+references_missed:
+  description:
+    - The references of RV(references) below which recipients may be missing from the map (all but AD's DNS zones
+      and configuration partitions), at most O(refused_limit). Any of them is a warning, or a failure with
+      O(fail_on_references).
+  returned: always
+  type: list
+  elements: str
+  sample: ["ldap://child.corp.example.com/DC=child,DC=corp,DC=example,DC=com"]
+  version_added: 0.1.0
+system_mailboxes_skipped:
+  description: Entries left out as Exchange system mailboxes (O(exclude_system_mailboxes)).
+  returned: always
+  type: int
+  sample: 14
+  version_added: 0.1.0
+system_mailboxes:
+  description: The first 20 entries left out as system mailboxes, and why.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    dn:
+      description: The entry's DN.
+      type: str
+      sample: CN=HealthMailbox0a1b2c3d,CN=Monitoring Mailboxes,CN=Microsoft Exchange System Objects,DC=corp,DC=example,DC=com
+    reason:
+      description: The rule that matched, C(msExchRecipientTypeDetails TYPE (VALUE)) or C(name PATTERN).
+      type: str
+      sample: msExchRecipientTypeDetails MonitoringMailbox (549755813888)
+  version_added: 0.1.0
 server:
   description: The directory URI that answered; null for a file source.
   returned: always
@@ -474,6 +535,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _end_marker as end_marker
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as recipients
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _search_references as search_references
 
 
 def argument_spec():
@@ -487,6 +549,8 @@ def argument_spec():
         ad_matching_rule=dict(type="bool", default=True),
         include_mail=dict(type="bool", default=False),
         include_target_address=dict(type="bool", default=False),
+        exclude_system_mailboxes=dict(type="bool", default=False),
+        fail_on_references=dict(type="bool", default=False),
         src=dict(type="path"),
         format=dict(type="str", default="virtual", choices=sorted(recipients.FILE_READERS)),
         csv_column=dict(type="str"),
@@ -510,7 +574,7 @@ def argument_spec():
     return spec
 
 
-def collect_ldap(module, collector):
+def collect_ldap(module, collector, result):
     params = module.params
     if not ldap_source.HAS_LDAP3:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_source.LDAP3_IMPORT_ERROR)
@@ -527,16 +591,21 @@ def collect_ldap(module, collector):
             params["base_dns"],
             ldap_source.build_filter(params["filter"], params["exclude_disabled"], params["ad_matching_rule"]),
             ldap_source.requested_attributes(
-                params["include_mail"], params["include_target_address"], params["exclude_disabled"]
+                params["include_mail"],
+                params["include_target_address"],
+                params["exclude_disabled"],
+                params["exclude_system_mailboxes"],
             ),
             params["page_size"],
             collector,
             params["exclude_disabled"],
             time_limit=params["timeout"],
+            exclude_system_mailboxes=params["exclude_system_mailboxes"],
         )
     finally:
         ldap_source.close(conn)
-    return dict(
+    missed = search_references.missed(stats.references)
+    result.update(
         server=server,
         pages=stats.pages,
         ldap_entries=stats.entries,
@@ -544,14 +613,36 @@ def collect_ldap(module, collector):
         ranged_entries=stats.ranged_entries,
         range_searches=stats.range_searches,
         references=stats.references[: params["refused_limit"]],
+        references_missed=missed[: params["refused_limit"]],
+        system_mailboxes_skipped=stats.system_skipped,
+        system_mailboxes=stats.system_sample,
     )
+    failure, warning = search_references.outcome(missed, params["fail_on_references"])
+    if failure:
+        # Before anything is compared or written: the caller keeps the live map.
+        raise ldap_source.LdapSourceError(failure)
+    if warning:
+        module.warn(warning)
 
 
-def collect(module, work, collector):
+def collect(module, work, collector, result):
+    """Read the source into ``collector``; its counts go into ``result``."""
     params = module.params
     if params["source"] == "ldap":
-        return collect_ldap(module, collector)
-    result = dict(server=None, pages=0, ldap_entries=0, disabled_skipped=0, ranged_entries=0, range_searches=0, references=[])
+        collect_ldap(module, collector, result)
+        return
+    result.update(
+        server=None,
+        pages=0,
+        ldap_entries=0,
+        disabled_skipped=0,
+        ranged_entries=0,
+        range_searches=0,
+        references=[],
+        references_missed=[],
+        system_mailboxes_skipped=0,
+        system_mailboxes=[],
+    )
     src = params["src"]
     if params["require_end_marker"]:
         checked = work.join("upload")
@@ -560,7 +651,6 @@ def collect(module, work, collector):
         recipients.read_file_source(checked, params["format"], collector, params["csv_column"], name=src)
     else:
         recipients.read_file_source(src, params["format"], collector, params["csv_column"])
-    return result
 
 
 def file_attributes(module):
@@ -602,7 +692,7 @@ def export_sorted(module, work, domains, must_exist, result):
         module.fail_json(msg="%s; live map kept" % exc, **result)
     collector = recipients.RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
     try:
-        result.update(collect(module, work, collector))
+        collect(module, work, collector, result)
     except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
         source.abort()
         module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)

@@ -13,13 +13,24 @@ Files written into OUTDIR:
   virtual-extra.txt     the same with EXTRA more addresses (rebuilds during lookups)
   samba-newhire.ldif    one user added in AD during verify
   samba-delete.ldif     deletes 60 % of the ordinary users (changetype: delete)
+  openldap-references   the URIs of the referral object in openldap.ldif
   expected_addresses    sorted addresses the map must hold, one a line
   expected_map          the same as map source lines ("address<TAB>OK")
   expected.json         counts and sample addresses for the assertions
 
 Samba's schema has no Exchange classes (publicFolder, msExch*): the public
 folders are contacts in OU=Public Folders there, and organizationalRole entries
-in OpenLDAP.
+in OpenLDAP. Exchange's system mailboxes (HealthMailbox..., SystemMailbox{...},
+...) are ordinary users named as Exchange names them; OpenLDAP also gives them
+msExchRecipientTypeDetails (the lab schema defines it), Samba cannot. One
+more system mailbox ("Audit Log Store") has only the type to tell it apart, so
+only OpenLDAP can exclude it.
+
+OpenLDAP also holds a referral object under the base (OU=Child Domain), so a
+subtree search there returns a search continuation reference, as AD does for
+a child domain. slapd returns it only when the object is a candidate of the
+filter's index, so it carries the address of a user of that child domain,
+which the export must miss.
 
 The OpenLDAP service account's password is read from the environment variable
 RCP_LDAP_BIND_PASSWORD, never from the command line.
@@ -42,6 +53,25 @@ GROUPS = 600
 CONTACTS = 450
 PUBLIC_FOLDERS = 6
 ADDRESS_ONLY_X500 = 20  # objects with X400/X500 values only: not matched by the filter
+# Exchange system mailboxes: (common name, msExchRecipientTypeDetails in OpenLDAP).
+# The names are the forms Exchange gives them; 549755813888 is MonitoringMailbox,
+# 8388608 ArbitrationMailbox, 536870912 DiscoveryMailbox, 4398046511104 AuditLogMailbox.
+SYSTEM_MAILBOXES = [
+    ("HealthMailbox0a1b2c3d", 549755813888),
+    ("SystemMailbox{1f05a927-3be2-4fb9-aa03-b59fe3b56f4c}", 8388608),
+    ("DiscoverySearchMailbox{D919BA05-46A6-415f-80AD-7E09334BB852}", 536870912),
+    ("Migration.8f3e7716-2011-43e4-96b1-aba62d229136", 8388608),
+    ("FederatedEmail.4c1f4d8b-8179-4148-93bf-00a95fa1e042", 8388608),
+]
+# Named like a person: only its type makes it a system mailbox.
+TYPE_ONLY_SYSTEM_MAILBOX = ("Audit Log Store", 4398046511104)
+# What this script takes for a system mailbox's name (the module documents its own patterns).
+SYSTEM_NAME = re.compile(r"(?i)(healthmailbox[0-9a-f]+|(systemmailbox|discoverysearchmailbox)\{[0-9a-f-]+\}"
+                         r"|(migration|federatedemail)\.[0-9a-f-]+)")
+CHILD_DOMAIN_OU = "Child Domain"
+CHILD_DOMAIN_DN = "OU=Child Domain,DC=child,DC=corp,DC=example,DC=com"
+CHILD_DOMAIN_REF = "ldap://child.corp.example.com/" + CHILD_DOMAIN_DN.replace(" ", "%20")
+CHILD_DOMAIN_ADDRESS = "child.user@example.com"
 EXTRA = 40
 
 FIRST = ["Anna", "Bernd", "Chloe", "Dmitri", "Eva", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kemal", "Lea"]
@@ -88,9 +118,9 @@ class DataSet:
     def __init__(self):
         self.objects = []
 
-    def add(self, kind, ou, cn, alias, values, disabled=False, hostile=()):
+    def add(self, kind, ou, cn, alias, values, disabled=False, hostile=(), type_details=None):
         self.objects.append(dict(kind=kind, ou=ou, cn=cn, alias=alias, values=values, disabled=disabled,
-                                 hostile=list(hostile)))
+                                 hostile=list(hostile), type_details=type_details))
 
 
 def expect(objects):
@@ -175,7 +205,20 @@ def build():
     for i in range(ADDRESS_ONLY_X500):
         data.add("contact", "Contacts", "Legacy %02d" % i, "legacy%02d" % i,
                  ["X500:/o=Legacy/cn=legacy%02d" % i, "X400:c=DE;a= ;p=Legacy;s=L%02d;" % i])
+    # Enabled here, so that only the exclusion of system mailboxes drops them.
+    for i, (cn, type_details) in enumerate(SYSTEM_MAILBOXES + [TYPE_ONLY_SYSTEM_MAILBOX]):
+        local = re.sub(r"[^a-z0-9.-]", "", cn.lower())
+        data.add("user", "Exchange System", cn, "SM_%02d" % i, ["SMTP:%s@example.com" % local],
+                 type_details=type_details)
     return data
+
+
+def is_system_mailbox(obj, by_type):
+    """Whether an export that excludes system mailboxes drops ``obj``: by its type
+    where the directory has the attribute (``by_type``), else by its name."""
+    if by_type and obj["type_details"] is not None:
+        return True
+    return bool(SYSTEM_NAME.fullmatch(obj["cn"]))
 
 
 def primary(obj):
@@ -233,6 +276,8 @@ def openldap_entry(obj, service_dn):
         lines.append("member: " + service_dn)
     if obj["kind"] == "user":
         lines.append("userAccountControl: %d" % (514 if obj["disabled"] else 512))
+    if obj["type_details"] is not None:
+        lines.append("msExchRecipientTypeDetails: %d" % obj["type_details"])
     lines.extend(ldif_value("proxyAddresses", v) for v in obj["values"])
     return "\n".join(lines) + "\n"
 
@@ -270,6 +315,10 @@ def main():
     openldap.append("dn: %s\nobjectClass: applicationProcess\nobjectClass: simpleSecurityObject\ncn: relay-export\n"
                     "userPassword: %s\n" % (args.service_dn, ssha(password)))
     openldap.extend(openldap_entry(o, args.service_dn) for o in data.objects)
+    # Without ManageDsaIT, slapd answers a subtree search with a reference for this entry.
+    openldap.append("dn: OU=%s,%s\nobjectClass: referral\nobjectClass: extensibleObject\nou: %s\nref: %s\n"
+                    "proxyAddresses: SMTP:%s\n" % (CHILD_DOMAIN_OU, BASE, CHILD_DOMAIN_OU, CHILD_DOMAIN_REF,
+                                                   CHILD_DOMAIN_ADDRESS))
     write(os.path.join(out, "openldap.ldif"), "\n".join(openldap))
 
     # The legacy export lists every proxy address of the enabled objects; it
@@ -307,10 +356,15 @@ def main():
         "anna.adler0000@" + CLOUD_DOMAIN, "partner000@" + PARTNER_DOMAIN,
         "trailing.space@example.com", "leading.space@example.org", "line@example.com", "user@example.com",
         "dot..dot@example.com", "plain.value@example.com", "spaced.type@example.com", "two@at@example.com", "#hash@example.org",
+        CHILD_DOMAIN_ADDRESS,
     ]
     if set(absent) & full["addresses"]:
         raise SystemExit("fixture bug: an absent key is expected")
     kept = sorted(after_delete["addresses"])
+    samba_system = [o for o in data.objects if is_system_mailbox(o, by_type=False)]
+    openldap_system = [o for o in data.objects if is_system_mailbox(o, by_type=True)]
+    samba_without_system = expect([o for o in data.objects if o not in samba_system])
+    openldap_without_system = expect([o for o in data.objects if o not in openldap_system])
     summary = dict(
         objects=len(data.objects),
         entries=len(expected),
@@ -328,6 +382,13 @@ def main():
         absent=absent,
         removed_sample=[a for a in removed if a.endswith("@example.com")][:3],
         kept_sample=[a for a in kept if a.startswith("anna.") and a.endswith("@example.com")][:3],
+        samba_system_dns=sorted(dn_of(o) for o in samba_system),
+        samba_system_addresses=sorted(full["addresses"] - samba_without_system["addresses"]),
+        samba_entries_without_system=len(samba_without_system["addresses"]),
+        openldap_system_dns=sorted(dn_of(o) for o in openldap_system),
+        openldap_entries_without_system=len(openldap_without_system["addresses"]),
+        openldap_reference_dn=CHILD_DOMAIN_DN,
+        child_domain_address=CHILD_DOMAIN_ADDRESS,
     )
     write(os.path.join(out, "expected.json"), json.dumps(summary, indent=1, sort_keys=True) + "\n")
     print(json.dumps({k: summary[k] for k in ("objects", "entries", "refused_count", "dropped_by_domain",

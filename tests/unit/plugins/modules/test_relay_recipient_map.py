@@ -106,6 +106,13 @@ def test_ldap_source_needs_uris_and_base_dns_and_refuses_plain_ldap(env):
     assert env.listing() == []
 
 
+def test_the_new_directory_switches_are_booleans(env):
+    for option in ("fail_on_references", "exclude_system_mailboxes"):
+        result = env.run(**{option: "sometimes"})
+        assert result["failed"] and option in result["msg"] and "bool" in result["msg"]
+    assert env.listing() == []
+
+
 def test_password_is_required_with_bind_dn_and_never_returned(env):
     result = env.run(source="ldap", src=None, server_uris=["ldaps://127.0.0.1:1"], base_dns=["DC=x"], bind_dn="svc")
     assert result["failed"] and "bind_password" in result["msg"]
@@ -129,6 +136,9 @@ def test_first_build_then_nothing_changed(env):
     assert first["refused"][0]["source"].endswith("virtual.txt:103")
     assert first["dropped_by_domain"] == {"foreign.net": 1}
     assert first["ignored_by_type"] == {"X500": 1}
+    # The directory's counts are there for a file source too, and empty.
+    assert (first["references"], first["references_missed"]) == ([], [])
+    assert (first["system_mailboxes_skipped"], first["system_mailboxes"]) == (0, [])
     assert first["sha256"] == content_hash(render_map(USERS))
     assert first["map_file"] == env.map_path + ".cdb"
     assert env.live_source() == render_map(USERS)
