@@ -375,17 +375,7 @@ def export(
             feed_page(page, collector, stats)
             unfinished += [item for item in page.ranged if item[2] is not None]
         stats.ranged_entries += len({dn for dn, _attribute, _start in unfinished})
-        if unfinished:
-            # The entries were judged on the page; a follow-up answer holds only
-            # the ranged attribute, so the system mailbox rule must not judge it again.
-            reader = getattr(conn, "post_send_search", None)
-            if isinstance(reader, WireSearchReader):
-                reader.system_rule = None
-            try:
-                follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_limit)
-            finally:
-                if isinstance(reader, WireSearchReader):
-                    reader.system_rule = system_rule
+        follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_limit)
     return stats
 
 
@@ -394,8 +384,22 @@ def follow_ranges(conn, unfinished, collector, stats, exclude_disabled, time_lim
 
     ``unfinished`` holds (DN, attribute, next start). An answer without the
     asked range, or one that does not move on, fails the export: a value is
-    never dropped silently.
+    never dropped silently. The entries were judged on their page; a
+    follow-up answer holds only the ranged attribute, so the wire reader's
+    system mailbox rule is off while it is read.
     """
+    reader = getattr(conn, "post_send_search", None)
+    rule = getattr(reader, "system_rule", None)
+    if rule is not None:
+        reader.system_rule = None
+    try:
+        _follow(conn, unfinished, collector, stats, exclude_disabled, time_limit)
+    finally:
+        if rule is not None:
+            reader.system_rule = rule
+
+
+def _follow(conn, unfinished, collector, stats, exclude_disabled, time_limit):
     for dn, attribute, start in unfinished:
         while start is not None:
             asked = "%s;range=%d-*" % (_decode(attribute), start)

@@ -605,18 +605,7 @@ def collect_ldap(module, collector, result):
     finally:
         ldap_source.close(conn)
     missed = search_references.missed(stats.references)
-    result.update(
-        server=server,
-        pages=stats.pages,
-        ldap_entries=stats.entries,
-        disabled_skipped=stats.disabled_skipped,
-        ranged_entries=stats.ranged_entries,
-        range_searches=stats.range_searches,
-        references=stats.references[: params["refused_limit"]],
-        references_missed=missed[: params["refused_limit"]],
-        system_mailboxes_skipped=stats.system_skipped,
-        system_mailboxes=stats.system_sample,
-    )
+    result.update(source_counts(stats, server, missed, params["refused_limit"]))
     failure, warning = search_references.outcome(missed, params["fail_on_references"])
     if failure:
         # Before anything is compared or written: the caller keeps the live map.
@@ -625,32 +614,36 @@ def collect_ldap(module, collector, result):
         module.warn(warning)
 
 
+def source_counts(stats, server, missed, limit):
+    """The directory's counts in the result; a file source reports an empty ExportStats."""
+    return dict(
+        server=server,
+        pages=stats.pages,
+        ldap_entries=stats.entries,
+        disabled_skipped=stats.disabled_skipped,
+        ranged_entries=stats.ranged_entries,
+        range_searches=stats.range_searches,
+        references=stats.references[:limit],
+        references_missed=missed[:limit],
+        system_mailboxes_skipped=stats.system_skipped,
+        system_mailboxes=stats.system_sample,
+    )
+
+
 def collect(module, work, collector, result):
     """Read the source into ``collector``; its counts go into ``result``."""
     params = module.params
     if params["source"] == "ldap":
         collect_ldap(module, collector, result)
         return
-    result.update(
-        server=None,
-        pages=0,
-        ldap_entries=0,
-        disabled_skipped=0,
-        ranged_entries=0,
-        range_searches=0,
-        references=[],
-        references_missed=[],
-        system_mailboxes_skipped=0,
-        system_mailboxes=[],
-    )
-    src = params["src"]
+    result.update(source_counts(ldap_source.ExportStats(), None, [], params["refused_limit"]))
+    src = path = params["src"]
     if params["require_end_marker"]:
-        checked = work.join("upload")
-        lines, sha256 = end_marker.snapshot(src, checked)
+        # Built from the checked copy, never from the upload itself.
+        path = work.join("upload")
+        lines, sha256 = end_marker.snapshot(src, path)
         result["end_marker"] = dict(lines=lines, sha256=sha256)
-        recipients.read_file_source(checked, params["format"], collector, params["csv_column"], name=src)
-    else:
-        recipients.read_file_source(src, params["format"], collector, params["csv_column"])
+    recipients.read_file_source(path, params["format"], collector, params["csv_column"], name=src)
 
 
 def file_attributes(module):
