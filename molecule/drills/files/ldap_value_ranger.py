@@ -27,6 +27,9 @@ import socket
 import sys
 import threading
 
+# Beside this file on the relay (prepare.yml copies both): one message splitter for both proxies.
+from ldap_page_breaker import split_messages
+
 SEQUENCE, SET, OCTET_STRING = 0x30, 0x31, 0x04
 SEARCH_REQUEST, SEARCH_ENTRY = 0x63, 0x64
 RANGED = re.compile(rb"^(.*);range=([0-9]+)-([0-9]+|\*)$", re.I)
@@ -64,20 +67,6 @@ def children(buf):
 
 def join(items):
     return b"".join(encode(tag, content) for tag, content in items)
-
-
-def split_messages(buffer):
-    """Split off the complete messages at the start of ``buffer``: (messages, rest)."""
-    messages = []
-    while len(buffer) >= 2:
-        if buffer[1] >= 0x80 and len(buffer) < 2 + (buffer[1] & 0x7F):
-            break
-        length, start = read_length(buffer, 1)
-        if len(buffer) < start + length:
-            break
-        messages.append(buffer[:start + length])
-        buffer = buffer[start + length:]
-    return messages, buffer
 
 
 class Session:
