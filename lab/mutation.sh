@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make mutation`: mutmut 3 on the code where a bug costs mail or safety (the
-# address rules, the safety gate, the map build and swap, the LDAP page checks),
+# address rules, the collector, the file sources, the safety gate and install
+# policy, the map build and swap, the LDAP paging, page and wire reader),
 # then the score of each file: killed mutants out of those the tests reach.
 #
 # mutmut derives a mutant's module name from its path, so the tests must import
@@ -14,8 +15,11 @@ BIN="${MAILRELAY_VENV:-$ROOT/.venv}/bin"
 work="${MAILRELAY_MUTATION_DIR:-$ROOT/.build/mutation}"
 tree="$work/ansible_collections/mailrelay/exchange"
 files=("$@")
-[ "${#files[@]}" -gt 0 ] || files=(plugins/module_utils/_recipients.py plugins/module_utils/_postfix_map.py
-                                   plugins/module_utils/_ldap_source.py)
+[ "${#files[@]}" -gt 0 ] || files=(plugins/module_utils/_address.py plugins/module_utils/_collector.py
+                                   plugins/module_utils/_file_source.py plugins/module_utils/_gate.py
+                                   plugins/module_utils/_install_policy.py plugins/module_utils/_postfix_map.py
+                                   plugins/module_utils/_ldap_page.py plugins/module_utils/_ldap_source.py
+                                   plugins/module_utils/_ldap_wire.py)
 
 rm -rf "$work" && mkdir -p "$tree"
 git -C "$ROOT" ls-files -z plugins tests/unit pytest.ini | (cd "$ROOT" && tar --null -T - -cf -) | tar -C "$tree" -xf -

@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.mailrelay.exchange.plugins.module_utils._map_source import MAP_VALUE, MapDiff, map_key_batches
+
 SUFFIXES = {"cdb": ".cdb", "lmdb": ".lmdb", "hash": ".db"}
 
 
@@ -72,7 +74,6 @@ def _keep_previous(live, prev, scratch):
 # source. The module then never holds the address list: its memory stays flat
 # however large the directory, and sort runs on a second core meanwhile.
 
-MAP_VALUE = "OK"
 SORT_BUFFER = "16M"
 CHUNK = 1 << 20
 
@@ -263,6 +264,22 @@ def compare_sources(old_path, new_path, limit, comm_path="comm"):
     if proc.wait() != 0:
         raise MapBuildError("comm failed (rc=%s): %s" % (proc.returncode, errors))
     return added, removed, added_count, removed_count
+
+
+def compare_with_live(work, map_path, new_source, new_count, limit):
+    """(unchanged, live count or None, MapDiff) of the finished ``new_source`` against the live source.
+
+    The live count is None when there is no live source (a first build).
+    MapBuildError or OSError when the comparison cannot be made.
+    """
+    if not os.path.exists(map_path):
+        return False, None, MapDiff(head_keys(new_source, limit), [], new_count, 0)
+    if same_content(map_path, new_source):
+        return True, new_count, MapDiff([], [], 0, 0)
+    live = normalise_live_source(map_path, work, map_key_batches)
+    diff = MapDiff(*compare_sources(live, new_source, limit))
+    # Both sources hold each key once: the live count follows from the difference.
+    return False, new_count - diff.added_count + diff.removed_count, diff
 
 
 def _fsync(path):

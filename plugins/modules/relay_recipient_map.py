@@ -530,16 +530,24 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _build_lock as build_lock
-from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
-from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges import range_problems
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _end_marker as end_marker
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _install_policy as install_policy
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_connect as ldap_connect
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_errors as ldap_errors
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
-from ansible_collections.mailrelay.exchange.plugins.module_utils import _recipients as recipients
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _search_references as search_references
+from ansible_collections.mailrelay.exchange.plugins.module_utils._address import normalise_domains
+from ansible_collections.mailrelay.exchange.plugins.module_utils._collector import RecipientCollector
+from ansible_collections.mailrelay.exchange.plugins.module_utils._file_source import FILE_READERS, read_file_source
+from ansible_collections.mailrelay.exchange.plugins.module_utils._gate import check_gate, default_must_exist
+from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_page import ExportStats
+from ansible_collections.mailrelay.exchange.plugins.module_utils._map_source import diff_text
+from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges import range_problems
 
 
 def argument_spec():
-    spec = ldap_source.ldap_argument_spec()
+    spec = ldap_connect.ldap_argument_spec()
     spec.update(
         source=dict(type="str", required=True, choices=["ldap", "file"]),
         base_dns=dict(type="list", elements="str"),
@@ -552,7 +560,7 @@ def argument_spec():
         exclude_system_mailboxes=dict(type="bool", default=False),
         fail_on_references=dict(type="bool", default=False),
         src=dict(type="path"),
-        format=dict(type="str", default="virtual", choices=sorted(recipients.FILE_READERS)),
+        format=dict(type="str", default="virtual", choices=sorted(FILE_READERS)),
         csv_column=dict(type="str"),
         require_end_marker=dict(type="bool", default=False),
         domains=dict(type="list", elements="str", required=True),
@@ -576,15 +584,15 @@ def argument_spec():
 
 def collect_ldap(module, collector, result):
     params = module.params
-    if not ldap_source.HAS_LDAP3:
-        module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_source.LDAP3_IMPORT_ERROR)
-    if params["sasl_mechanism"] and not ldap_source.HAS_GSSAPI:
+    if not ldap_errors.HAS_LDAP3:
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_errors.LDAP3_IMPORT_ERROR)
+    if params["sasl_mechanism"] and not ldap_connect.HAS_GSSAPI:
         module.fail_json(msg=missing_required_lib("gssapi"))
     for uri in params["server_uris"]:
-        problem = ldap_source.transport_problem(uri, params["start_tls"], params["allow_plaintext"])
+        problem = ldap_connect.transport_problem(uri, params["start_tls"], params["allow_plaintext"])
         if problem:
             module.fail_json(msg=problem)
-    conn, server = ldap_source.connect(params)
+    conn, server = ldap_connect.connect(params)
     try:
         stats = ldap_source.export(
             conn,
@@ -603,13 +611,13 @@ def collect_ldap(module, collector, result):
             exclude_system_mailboxes=params["exclude_system_mailboxes"],
         )
     finally:
-        ldap_source.close(conn)
+        ldap_connect.close(conn)
     missed = search_references.missed(stats.references)
     result.update(source_counts(stats, server, missed, params["refused_limit"]))
     failure, warning = search_references.outcome(missed, params["fail_on_references"])
     if failure:
         # Before anything is compared or written: the caller keeps the live map.
-        raise ldap_source.LdapSourceError(failure)
+        raise ldap_errors.LdapSourceError(failure)
     if warning:
         module.warn(warning)
 
@@ -636,21 +644,19 @@ def collect(module, work, collector, result):
     if params["source"] == "ldap":
         collect_ldap(module, collector, result)
         return
-    result.update(source_counts(ldap_source.ExportStats(), None, [], params["refused_limit"]))
+    result.update(source_counts(ExportStats(), None, [], params["refused_limit"]))
     src = path = params["src"]
     if params["require_end_marker"]:
         # Built from the checked copy, never from the upload itself.
         path = work.join("upload")
         lines, sha256 = end_marker.snapshot(src, path)
         result["end_marker"] = dict(lines=lines, sha256=sha256)
-    recipients.read_file_source(path, params["format"], collector, params["csv_column"], name=src)
+    read_file_source(path, params["format"], collector, params["csv_column"], name=src)
 
 
 def file_attributes(module):
     def apply(path, changed=False):
-        args = module.load_file_common_arguments(module.params, path=path)
-        if args.get("mode") is None:
-            args["mode"] = "0640"
+        args = install_policy.file_arguments(module.load_file_common_arguments(module.params, path=path))
         return module.set_fs_attributes_if_different(args, changed)
 
     return apply
@@ -683,10 +689,10 @@ def export_sorted(module, work, domains, must_exist, result):
         source = postfix_map.SortedSource(work)
     except postfix_map.MapBuildError as exc:
         module.fail_json(msg="%s; live map kept" % exc, **result)
-    collector = recipients.RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
+    collector = RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
     try:
         collect(module, work, collector, result)
-    except (ldap_source.LdapSourceError, ldap_source.LDAPException, ValueError, OSError) as exc:
+    except (ldap_errors.LdapSourceError, ldap_errors.LDAPException, ValueError, OSError) as exc:
         source.abort()
         module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
     except BaseException:
@@ -699,19 +705,6 @@ def export_sorted(module, work, domains, must_exist, result):
         module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, **result)
 
 
-def compare_with_live(work, map_path, new_source, new_count, limit):
-    """(unchanged, old count or None, MapDiff) of the new source against the live one."""
-    if not os.path.exists(map_path):
-        added = postfix_map.head_keys(new_source, limit)
-        return False, None, recipients.MapDiff(added, [], new_count, 0)
-    if postfix_map.same_content(map_path, new_source):
-        return True, new_count, recipients.MapDiff([], [], 0, 0)
-    live = postfix_map.normalise_live_source(map_path, work, recipients.map_key_batches)
-    diff = recipients.MapDiff(*postfix_map.compare_sources(live, new_source, limit))
-    # Both sources hold each key once: the live count follows from the difference.
-    return False, new_count - diff.added_count + diff.removed_count, diff
-
-
 def build(module, work, domains, must_exist, map_file, result, started):
     params = module.params
     map_path = params["map_path"]
@@ -721,10 +714,10 @@ def build(module, work, domains, must_exist, map_file, result, started):
     new_source, collector = export_sorted(module, work, domains, must_exist, result)
     try:
         sha256, new_count = postfix_map.digest_and_count(new_source)
-        unchanged, old_count, diff = compare_with_live(work, map_path, new_source, new_count, params["diff_limit"])
+        unchanged, old_count, diff = postfix_map.compare_with_live(work, map_path, new_source, new_count, params["diff_limit"])
     except (postfix_map.MapBuildError, OSError) as exc:
         module.fail_json(msg="cannot compare with the live map: %s; live map kept" % exc, **result)
-    gate = recipients.check_gate(
+    gate = check_gate(
         old_count,
         new_count,
         diff.removed_count,
@@ -749,30 +742,28 @@ def build(module, work, domains, must_exist, map_file, result, started):
         gate=gate._asdict(),
     )
     content_changed = not unchanged or (compile_table and not postfix_map.is_current(map_path, map_type))
-
-    if content_changed and not gate.passed:
-        if not gate.forced:
-            result["duration"] = round(time.monotonic() - started, 3)
-            module.fail_json(msg=recipients.gate_message(gate), **result)
-        module.warn("force: " + recipients.gate_message(gate, "map installed anyway"))
-    elif not gate.passed:
-        module.warn(recipients.gate_message(gate, "map unchanged, nothing installed"))
+    plan = install_policy.plan(content_changed, gate, module.check_mode, params["reload"], compile_table)
+    if plan.failure:
+        result["duration"] = round(time.monotonic() - started, 3)
+        module.fail_json(msg=plan.failure, **result)
+    if plan.warning:
+        module.warn(plan.warning)
 
     set_attributes = file_attributes(module)
-    if content_changed:
+    if plan.write:
         # changed only once the new map is in place: a failed build changed nothing.
-        if not module.check_mode:
-            try:
-                result["backup_files"] = postfix_map.build_and_swap(
-                    map_path,
-                    map_type,
-                    new_source,
-                    postmap_runner(module) if compile_table else None,
-                    set_attributes,
-                    params["backup"],
-                )
-            except postfix_map.MapBuildError as exc:
-                module.fail_json(msg="%s; live map kept" % exc, **result)
+        try:
+            result["backup_files"] = postfix_map.build_and_swap(
+                map_path,
+                map_type,
+                new_source,
+                postmap_runner(module) if compile_table else None,
+                set_attributes,
+                params["backup"],
+            )
+        except postfix_map.MapBuildError as exc:
+            module.fail_json(msg="%s; live map kept" % exc, **result)
+    if plan.changed:
         result["changed"] = True
     else:
         for path in (map_file, map_path):
@@ -783,11 +774,11 @@ def build(module, work, domains, must_exist, map_file, result, started):
         result["diff"] = dict(
             before_header="%s (live)" % map_path,
             after_header="%s (new)" % map_path,
-            before=recipients.diff_text(old_count or 0, diff.removed, diff.removed_count, "removed"),
-            after=recipients.diff_text(new_count, diff.added, diff.added_count, "added"),
+            before=diff_text(old_count or 0, diff.removed, diff.removed_count, "removed"),
+            after=diff_text(new_count, diff.added, diff.added_count, "added"),
         )
 
-    if params["reload"] and compile_table and content_changed and not module.check_mode:
+    if plan.reload:
         reload_postfix(module)
         result["reloaded"] = True
 
@@ -818,9 +809,9 @@ def main():
             ("source", "file", ["src"]),
             ("format", "csv", ["csv_column"]),
         ],
-        required_together=ldap_source.LDAP_REQUIRED_TOGETHER,
-        mutually_exclusive=ldap_source.LDAP_MUTUALLY_EXCLUSIVE,
-        required_by=ldap_source.LDAP_REQUIRED_BY,
+        required_together=ldap_connect.LDAP_REQUIRED_TOGETHER,
+        mutually_exclusive=ldap_connect.LDAP_MUTUALLY_EXCLUSIVE,
+        required_by=ldap_connect.LDAP_REQUIRED_BY,
         add_file_common_args=True,
         supports_check_mode=True,
     )
@@ -830,7 +821,7 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems))
     try:
-        domains = recipients.normalise_domains(params["domains"])
+        domains = normalise_domains(params["domains"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
@@ -838,7 +829,7 @@ def main():
     map_file = postfix_map.compiled_path(map_path, params["map_type"]) if params["compile"] else None
     result = dict(changed=False, map_source=map_path, map_file=map_file, backup_files=[], reloaded=False)
 
-    must_exist = recipients.default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
+    must_exist = default_must_exist(domains) if params["must_exist"] is None else params["must_exist"]
     lock = take_build_lock(module, map_path, result)
     try:
         try:

@@ -1,18 +1,26 @@
 # -*- coding: utf-8 -*-
-"""Page loop, result-code checks, entry processing and transport rules of the LDAP source.
+"""The LDAP source: page loop and ranges (_ldap_source), result-code checks, entry
+processing (_ldap_page), the wire reader (_ldap_wire), transport rules, binding and
+Kerberos (_ldap_connect).
 
 A fake connection plays the server's pages; the acceptance test against real
 Samba AD and OpenLDAP is the Molecule scenario `recipients`.
 """
 
+import os
 import socket
 import ssl
 import threading
 
 import pytest
 
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_connect as lc
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_errors as le
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_page as lp
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ls
-from ansible_collections.mailrelay.exchange.plugins.module_utils._recipients import RecipientCollector
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_wire as lw
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _system_mailboxes as system_mailboxes
+from ansible_collections.mailrelay.exchange.plugins.module_utils._collector import RecipientCollector
 
 COOKIE_OID = ls.PAGED_RESULTS_OID
 
@@ -69,7 +77,7 @@ def test_a_limit_exceeded_page_is_a_failure_not_the_end_of_the_data(code, descri
     conn = FakeConnection([page([entry("a")], b"c1"), page([entry("b")], b"", code=code, description=description)])
     pages = ls.iter_pages(conn, "DC=x", "(x=*)", [], 2)
     assert next(pages)[0]["dn"] == "a"
-    with pytest.raises(ls.LdapSourceError) as err:
+    with pytest.raises(le.LdapSourceError) as err:
         next(pages)
     assert description in str(err.value) and "page 2" in str(err.value)
     assert str(err.value).endswith("(result code %d); the data would be truncated, so it is not used" % code)
@@ -77,27 +85,27 @@ def test_a_limit_exceeded_page_is_a_failure_not_the_end_of_the_data(code, descri
 
 def test_a_size_limit_on_the_first_page_with_an_empty_cookie_still_fails():
     # What ldap3 returns from an unpaged-capped server: search() is True-ish, code 4, no cookie.
-    with pytest.raises(ls.LdapSourceError, match="sizeLimitExceeded"):
+    with pytest.raises(le.LdapSourceError, match="sizeLimitExceeded"):
         run([page([entry("a")] * 3, cookie=None, code=4, description="sizeLimitExceeded")])
 
 
 def test_a_referral_result_is_a_failure_naming_the_referral():
-    with pytest.raises(ls.LdapSourceError, match="referral.*ldap://other/DC=x"):
+    with pytest.raises(le.LdapSourceError, match="referral.*ldap://other/DC=x"):
         run([page([], None, code=10, description="referral", referrals=["ldap://other/DC=x"])])
 
 
 @pytest.mark.parametrize("code, description", [(52, "unavailable"), (51, "busy"), (32, "noSuchObject"), (80, "other")])
 def test_any_other_non_zero_code_is_a_failure(code, description):
-    with pytest.raises(ls.LdapSourceError, match=description):
+    with pytest.raises(le.LdapSourceError, match=description):
         run([page([], b"", code=code, description=description)])
 
 
 def test_a_library_exception_during_the_search_is_a_failure():
     class Broken(FakeConnection):
         def search(self, **kwargs):
-            raise ls.LDAPException("socket receive timeout")
+            raise le.LDAPException("socket receive timeout")
 
-    with pytest.raises(ls.LdapSourceError, match="page 1: socket receive timeout"):
+    with pytest.raises(le.LdapSourceError, match="page 1: socket receive timeout"):
         list(ls.iter_pages(Broken([]), "DC=x", "(x=*)", [], 10))
 
 
@@ -136,7 +144,7 @@ def test_each_page_asks_for_the_same_search_under_the_base_dn():
 
 def test_a_search_that_leaves_no_result_is_a_failure_not_an_empty_success():
     conn = FakeConnection([(None, None)])
-    with pytest.raises(ls.LdapSourceError, match=r"search under 'DC=x' failed on page 1: unknown \(result code None\)"):
+    with pytest.raises(le.LdapSourceError, match=r"search under 'DC=x' failed on page 1: unknown \(result code None\)"):
         list(ls.iter_pages(conn, "DC=x", "(x=*)", [], 10))
 
 
@@ -155,12 +163,12 @@ def test_a_library_exception_names_the_base_dn_and_the_page():
     class BrokenOnPage2(FakeConnection):
         def search(self, **kwargs):
             if self.calls:
-                raise ls.LDAPException("socket receive timeout")
+                raise le.LDAPException("socket receive timeout")
             return FakeConnection.search(self, **kwargs)
 
     pages = ls.iter_pages(BrokenOnPage2([page([entry("a")], b"c1")]), "OU=x", "(x=*)", [], 10)
     next(pages)
-    with pytest.raises(ls.LdapSourceError) as err:
+    with pytest.raises(le.LdapSourceError) as err:
         next(pages)
     assert str(err.value) == "search under 'OU=x' failed on page 2: socket receive timeout"
 
@@ -203,7 +211,7 @@ def test_export_walks_every_base_dn_and_counts_pages():
 
 def test_entries_feed_proxy_target_and_mail_values_with_their_dn():
     collector = RecipientCollector(["example.com"])
-    stats = ls.ExportStats()
+    stats = lp.ExportStats()
     entries = [
         entry(
             "CN=u",
@@ -213,7 +221,7 @@ def test_entries_feed_proxy_target_and_mail_values_with_their_dn():
         ),
         {"type": "searchResRef", "uri": ["ldap://DomainDnsZones.corp/DC=DomainDnsZones"]},
     ]
-    ls.feed_entries(entries, collector, stats, exclude_disabled=False)
+    lp.feed_entries(entries, collector, stats, exclude_disabled=False)
     assert collector.sorted_addresses() == ["m@example.com", "t@example.com", "u@example.com"]
     assert collector.refused[0].source == "CN=u (proxyaddresses)"
     assert stats.references == ["ldap://DomainDnsZones.corp/DC=DomainDnsZones"]
@@ -222,15 +230,15 @@ def test_entries_feed_proxy_target_and_mail_values_with_their_dn():
 
 @pytest.mark.parametrize("uac, disabled", [("512", False), ("514", True), ("66050", True), ("66048", False), ("junk", False)])
 def test_disabled_accounts_are_recognised_by_bit_2(uac, disabled):
-    assert ls.is_disabled({"userAccountControl": [uac.encode()]}) is disabled
+    assert lp.is_disabled({"userAccountControl": [uac.encode()]}) is disabled
 
 
 def test_disabled_accounts_are_dropped_client_side_only_when_asked():
     disabled = entry("CN=d", proxyAddresses=["SMTP:d@example.com"], userAccountControl=["514"])
     for exclude, expected in ((True, []), (False, ["d@example.com"])):
         collector = RecipientCollector(["example.com"])
-        stats = ls.ExportStats()
-        ls.feed_entries([disabled], collector, stats, exclude_disabled=exclude)
+        stats = lp.ExportStats()
+        lp.feed_entries([disabled], collector, stats, exclude_disabled=exclude)
         assert collector.sorted_addresses() == expected
         assert stats.disabled_skipped == (1 if exclude else 0)
 
@@ -238,18 +246,18 @@ def test_disabled_accounts_are_dropped_client_side_only_when_asked():
 def test_attributes_are_found_whatever_order_the_server_sends_them_in():
     # Active Directory may send userAccountControl (or any attribute the export
     # does not collect) before proxyAddresses.
-    page = ls.RawPage()
+    page = lp.RawPage()
     page.add_entry(b"CN=u", [(b"userAccountControl", [b"512"]), (b"objectClass", [b"user"]),
                              (b"proxyAddresses", [b"SMTP:u@example.com"]), (b"Mail", [b"m@example.com"])], True)
     assert (page.typed, page.plain, page.disabled) == ([b"SMTP:u@example.com"], [b"m@example.com"], 0)
 
 
 def test_disabled_accounts_are_counted_over_pages():
-    stats = ls.ExportStats()
+    stats = lp.ExportStats()
     collector = RecipientCollector(["example.com"])
     for dns in (["CN=d1", "CN=d2"], ["CN=d3"]):
         disabled = [entry(dn, proxyAddresses=["SMTP:%s@example.com" % dn[3:]], userAccountControl=["514"]) for dn in dns]
-        ls.feed_entries(disabled, collector, stats, exclude_disabled=True)
+        lp.feed_entries(disabled, collector, stats, exclude_disabled=True)
     assert (stats.entries, stats.disabled_skipped, collector.sorted_addresses()) == (3, 3, [])
 
 
@@ -261,7 +269,7 @@ def test_a_refused_value_names_its_own_entry_among_several():
         entry("CN=Bad,DC=x", proxyAddresses=["SMTP:bad@example.com"], mail=["bad mail@example.com"]),
         entry("CN=Worse,DC=x", targetAddress=["SMTP:worse target@example.com"]),
     ]
-    ls.feed_entries(entries, collector, ls.ExportStats(), False)
+    lp.feed_entries(entries, collector, lp.ExportStats(), False)
     assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
         ("CN=Worse,DC=x (targetaddress)", "SMTP:worse target@example.com"),
         ("CN=Bad,DC=x (mail)", "bad mail@example.com"),
@@ -270,12 +278,12 @@ def test_a_refused_value_names_its_own_entry_among_several():
 
 def test_bytes_that_are_not_utf8_become_replacement_characters_and_are_refused():
     # Undecodable bytes must not end the export with a traceback, nor slip through.
-    assert ls.decode_values([b"smtp:ok@example.com", b"smtp:m\xfcller@example.com"]) == [
+    assert lp.decode_values([b"smtp:ok@example.com", b"smtp:m\xfcller@example.com"]) == [
         "smtp:ok@example.com", "smtp:m\ufffdller@example.com"]
     collector = RecipientCollector(["example.com"])
-    page = ls.RawPage()
+    page = lp.RawPage()
     page.add_entry(b"CN=M\xfcller,DC=x", [(b"proxyAddresses", [b"smtp:m\xfcller@example.com"])], False)
-    ls.feed_page(page, collector, ls.ExportStats())
+    lp.feed_page(page, collector, lp.ExportStats())
     assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
         ("CN=M\ufffdller,DC=x (proxyaddresses)", "smtp:m\ufffdller@example.com")]
 
@@ -292,7 +300,7 @@ def test_bytes_that_are_not_utf8_become_replacement_characters_and_are_refused()
     ],
 )
 def test_values_are_decoded_one_for_one(values):
-    assert ls.decode_values(values) == [value.decode("utf-8") for value in values]
+    assert lp.decode_values(values) == [value.decode("utf-8") for value in values]
 
 
 def test_filter_gets_the_ad_matching_rule_only_when_wanted():
@@ -320,7 +328,7 @@ def test_only_the_needed_attributes_are_requested():
     ],
 )
 def test_plain_ldap_needs_an_explicit_opt_in(uri, start_tls, plaintext, ok):
-    assert (ls.transport_problem(uri, start_tls, plaintext) is None) is ok
+    assert (lc.transport_problem(uri, start_tls, plaintext) is None) is ok
 
 
 OPTS = dict(
@@ -341,19 +349,19 @@ def test_connect_fails_over_to_the_next_uri(monkeypatch):
     def fake_connect_one(uri, opts):
         tried.append(uri)
         if uri == "ldaps://dc1":
-            raise ls.LDAPException("connection refused")
+            raise le.LDAPException("connection refused")
         return "conn-%s" % uri
 
-    monkeypatch.setattr(ls, "_connect_one", fake_connect_one)
-    assert ls.connect(OPTS) == ("conn-ldaps://dc2", "ldaps://dc2")
+    monkeypatch.setattr(lc, "_connect_one", fake_connect_one)
+    assert lc.connect(OPTS) == ("conn-ldaps://dc2", "ldaps://dc2")
     assert tried == ["ldaps://dc1", "ldaps://dc2"]
 
 
-@pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
+@pytest.mark.skipif(not le.HAS_LDAP3, reason="ldap3 is not installed")
 def test_connect_reports_every_uri_and_never_the_password():
     opts = dict(OPTS, server_uris=["ldap://127.0.0.1:1", "ldaps://127.0.0.1:2"], allow_plaintext=True)
-    with pytest.raises(ls.LdapSourceError) as err:
-        ls.connect(opts)
+    with pytest.raises(le.LdapSourceError) as err:
+        lc.connect(opts)
     message = str(err.value)
     assert "ldap://127.0.0.1:1:" in message and "ldaps://127.0.0.1:2:" in message
     assert "s3cret-password" not in message
@@ -365,7 +373,7 @@ def test_connect_reports_every_uri_and_never_the_password():
 # server sends them; the acceptance test against real servers (OpenLDAP and
 # Samba AD over TLS) is the Molecule scenario `recipients`.
 
-needs_ldap3 = pytest.mark.skipif(not ls.HAS_LDAP3, reason="ldap3 is not installed")
+needs_ldap3 = pytest.mark.skipif(not le.HAS_LDAP3, reason="ldap3 is not installed")
 
 
 def ber_message(message_id, op_name, op, controls=None):
@@ -435,9 +443,9 @@ def ber_notice_of_disconnection():
 
 def entry_content(message):
     """(buffer, start, end) of the searchResEntry content inside an encoded message."""
-    _start, _end = ls._tlv(message, 0, 0x30, "message")
-    id_start, id_end = ls._tlv(message, _start, 0x02, "id")
-    op_start, op_end = ls._tlv(message, id_end, 0x64, "entry")
+    _start, _end = lw._tlv(message, 0, 0x30, "message")
+    id_start, id_end = lw._tlv(message, _start, 0x02, "id")
+    op_start, op_end = lw._tlv(message, id_end, 0x64, "entry")
     return message, op_start, op_end
 
 
@@ -479,7 +487,7 @@ def read_page(data, exclude_disabled=False, system_rule=None, **socket_options):
     from ldap3.utils.asn1 import decode_message_fast
 
     conn = WireConnection(data, **socket_options)
-    reader = ls.WireSearchReader(
+    reader = lw.WireSearchReader(
         conn, exclude_disabled, lambda raw: conn.strategy.decode_response_fast(decode_message_fast(raw)), system_rule
     )
     assert reader(7) == []
@@ -509,8 +517,8 @@ def test_an_entry_is_read_as_ldap3_reads_it(count):
         [("proxyAddresses", [b"SMTP:zoe@example.com", b"X500:/o=corp/cn=zoe", long_value, longer_value] + many),
          ("targetAddress", [X500]), ("mail", [b"zoe@example.com"]), ("userAccountControl", [b"512"])],
     )
-    dn, attributes = ls.parse_entry(*entry_content(message))
-    real = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    dn, attributes = lw.parse_entry(*entry_content(message))
+    real = lc._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
     stock = real.strategy.decode_response_fast(decode_message_fast(message))
     assert dn.decode("utf-8") == stock["dn"] == "CN=Zoë Müller,OU=Users,DC=corp,DC=example,DC=com"
     assert {name.decode(): values for name, values in attributes} == stock["raw_attributes"]
@@ -534,8 +542,8 @@ def test_a_damaged_entry_is_a_protocol_error_not_misread_values(damage):
                                  ("targetAddress", [X500])])
     buf, start, end = entry_content(message)
     damaged = damage(buf)
-    with pytest.raises((ls.ProtocolError, IndexError)):
-        ls.parse_entry(damaged, start, end - (len(buf) - len(damaged)))
+    with pytest.raises((le.ProtocolError, IndexError)):
+        lw.parse_entry(damaged, start, end - (len(buf) - len(damaged)))
 
 
 @needs_ldap3
@@ -559,8 +567,8 @@ def test_a_page_is_read_whatever_the_network_hands_over_at_a_time(sizes):
     assert ls.page_cookie(conn.result) == b"next-page"
     assert conn.strategy._outstanding == {}
     collector = RecipientCollector(["example.com"])
-    stats = ls.ExportStats()
-    ls.feed_page(page, collector, stats)
+    stats = lp.ExportStats()
+    lp.feed_page(page, collector, stats)
     assert collector.sorted_addresses() == sorted(
         ["a@example.com", "b@example.com", "mb@example.com"] + [v[5:].decode() for v in e_values[:-1]])
     assert dict(collector.ignored_by_type) == {"X500": 2}
@@ -587,7 +595,7 @@ def test_a_size_limit_result_reaches_the_page_check():
     ],
 )
 def test_anything_but_a_clean_page_is_a_failure(data, end, message):
-    with pytest.raises(ls.LdapSourceError, match=message):
+    with pytest.raises(le.LdapSourceError, match=message):
         read_page(data(), end=end)
 
 
@@ -604,16 +612,16 @@ def test_disabled_accounts_are_skipped_on_the_wire_when_asked():
 
 @needs_ldap3
 def test_the_reader_replaces_only_the_receiving_side_of_a_real_connection():
-    conn = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    conn = lc._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
     send = conn.send
-    reader = ls.read_searches_off_the_wire(conn, False)
-    assert isinstance(reader, ls.WireSearchReader)
+    reader = lw.read_searches_off_the_wire(conn, False)
+    assert isinstance(reader, lw.WireSearchReader)
     assert conn.post_send_search is reader and conn.send == send
 
 
 def test_a_connection_that_is_not_ldap3s_keeps_its_own_receiving():
     conn = FakeConnection([])
-    assert ls.read_searches_off_the_wire(conn, False) is None
+    assert lw.read_searches_off_the_wire(conn, False) is None
     assert not hasattr(conn, "post_send_search")
 
 
@@ -632,7 +640,7 @@ def ad_style(data):
     out, pos = b"", 0
     while pos < len(data):
         tag = data[pos]
-        start, end = ls._tlv(data, pos, tag, "element")
+        start, end = lw._tlv(data, pos, tag, "element")
         content = ad_style(data[start:end]) if tag & 0x20 else data[start:end]  # constructed: re-encode within
         out += bytes([tag]) + b"\x84" + len(content).to_bytes(4, "big") + content
         pos = end
@@ -654,8 +662,8 @@ def test_four_byte_lengths_as_active_directory_sends_them_are_read():
     message = ad_style(ber_entry("CN=a,DC=x", [("proxyAddresses", [b"SMTP:a@example.com", b"smtp:a bad@example.com"]),
                                                ("description", [b""])]))
     assert message[1] == 0x84
-    dn, attributes = ls.parse_entry(*entry_content(message))
-    real = ls._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
+    dn, attributes = lw.parse_entry(*entry_content(message))
+    real = lc._connection("ldap://127.0.0.1", dict(OPTS, allow_plaintext=True))
     stock = real.strategy.decode_response_fast(decode_message_fast(message))
     assert dn.decode() == stock["dn"] and {name.decode(): values for name, values in attributes} == stock["raw_attributes"]
 
@@ -663,7 +671,7 @@ def test_four_byte_lengths_as_active_directory_sends_them_are_read():
     conn = read_page(data, sizes=(6, 1))
     assert (conn.response.entries, conn.response.references, conn.result["result"]) == (1, ["ldap://other.example/DC=other"], 0)
     collector = RecipientCollector(["example.com"])
-    ls.feed_page(conn.response, collector, ls.ExportStats())
+    lp.feed_page(conn.response, collector, lp.ExportStats())
     assert collector.sorted_addresses() == ["a@example.com"]
     assert collector.refused_as_dicts()[0]["source"] == "CN=a,DC=x (proxyaddresses)"
 
@@ -671,7 +679,7 @@ def test_four_byte_lengths_as_active_directory_sends_them_are_read():
 @pytest.mark.parametrize("length_byte", [b"\x80", b"\x85"])  # indefinite length; more than four length bytes
 def test_a_length_form_ldap_does_not_allow_is_a_protocol_error(length_byte):
     data = b"\x30" + length_byte + b"\x00" * 12
-    with pytest.raises(ls.ProtocolError, match="^unsupported BER length byte 0x%02x$" % length_byte[0]):
+    with pytest.raises(le.ProtocolError, match="^unsupported BER length byte 0x%02x$" % length_byte[0]):
         read_page(data)
 
 
@@ -702,8 +710,8 @@ MAIL = hand_attribute(b"mail", b"z@example.com")
     ],
 )
 def test_a_damaged_entry_is_reported_with_the_part_that_does_not_add_up(content, end_short_by, message):
-    with pytest.raises(ls.ProtocolError) as err:
-        ls.parse_entry(content, 0, len(content) - end_short_by)
+    with pytest.raises(le.ProtocolError) as err:
+        lw.parse_entry(content, 0, len(content) - end_short_by)
     assert str(err.value) == message
 
 
@@ -715,14 +723,14 @@ def test_a_damaged_entry_is_reported_with_the_part_that_does_not_add_up(content,
     ],
 )
 def test_a_damaged_reference_is_a_protocol_error(content, end_short_by, message):
-    with pytest.raises(ls.ProtocolError) as err:
-        ls.parse_reference(content, 0, len(content) - end_short_by)
+    with pytest.raises(le.ProtocolError) as err:
+        lw.parse_reference(content, 0, len(content) - end_short_by)
     assert str(err.value) == message
 
 
 def test_a_reference_that_is_not_utf8_is_reported_not_a_crash():
     content = tlv(0x04, b"ldap://m\xfcller.example/DC=x") + tlv(0x04, b"ldap://b/DC=b")
-    assert ls.parse_reference(content, 0, len(content)) == ["ldap://m\ufffdller.example/DC=x", "ldap://b/DC=b"]
+    assert lw.parse_reference(content, 0, len(content)) == ["ldap://m\ufffdller.example/DC=x", "ldap://b/DC=b"]
 
 
 def ber_result(op_name, code=0, message_id=7, text="", **fields):
@@ -771,10 +779,10 @@ def test_a_notice_of_disconnection_is_reported_with_what_the_server_said(fields,
     name = fields.get("responseName")
     extra = {"responseName": rfc4511.ResponseName(name)} if name else {}
     notice = ber_result("extendedResp", code=52, message_id=0, text=fields.get("text", ""), **extra)
-    with pytest.raises(ls.LdapSourceError) as err:
+    with pytest.raises(le.LdapSourceError) as err:
         read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + notice)
     assert str(err.value).split() == ("the server ended the session: " + said).split()
-    assert not isinstance(err.value, ls.ProtocolError)
+    assert not isinstance(err.value, le.ProtocolError)
 
 
 @needs_ldap3
@@ -789,14 +797,14 @@ def test_a_notice_of_disconnection_is_reported_with_what_the_server_said(fields,
     ],
 )
 def test_a_message_that_does_not_belong_in_a_search_is_a_protocol_error(data, message):
-    with pytest.raises(ls.ProtocolError, match=message):
+    with pytest.raises(le.ProtocolError, match=message):
         read_page(data())
 
 
 @needs_ldap3
 def test_a_message_that_ends_in_the_middle_of_a_value_is_reported_with_its_size():
     cut = hand_message(0x64, DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04"))))
-    with pytest.raises(ls.ProtocolError) as err:
+    with pytest.raises(le.ProtocolError) as err:
         read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + cut)
     assert str(err.value) == "a message of %d bytes ends in the middle of a value" % len(cut)
 
@@ -804,7 +812,7 @@ def test_a_message_that_ends_in_the_middle_of_a_value_is_reported_with_its_size(
 @needs_ldap3
 def test_bytes_after_the_end_of_the_search_are_counted():
     extra = ber_entry("CN=late", [("mail", [b"late@example.com"])])
-    with pytest.raises(ls.ProtocolError) as err:
+    with pytest.raises(le.ProtocolError) as err:
         read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]) + ber_done() + extra, sizes=(65536,))
     assert str(err.value) == "%d bytes arrived after the end of the search" % len(extra)
 
@@ -818,7 +826,7 @@ def test_bytes_after_the_end_of_the_search_are_counted():
     ],
 )
 def test_a_socket_error_is_reported_with_its_reason(socket_error, message):
-    with pytest.raises(ls.LdapSourceError) as err:
+    with pytest.raises(le.LdapSourceError) as err:
         read_page(ber_entry("CN=a", [("mail", [b"a@example.com"])]), end=socket_error)
     assert str(err.value) == message
 
@@ -827,8 +835,8 @@ def test_a_socket_error_is_reported_with_its_reason(socket_error, message):
 def test_a_connection_whose_socket_is_gone_is_a_failure_not_a_crash():
     conn = WireConnection(b"")
     conn.socket = None  # what ldap3 leaves after closing the connection
-    with pytest.raises(ls.LdapSourceError, match="receiving search results failed: 'NoneType' object has no attribute 'recv'"):
-        ls.WireSearchReader(conn, False, None)(7)
+    with pytest.raises(le.LdapSourceError, match="receiving search results failed: 'NoneType' object has no attribute 'recv'"):
+        lw.WireSearchReader(conn, False, None)(7)
 
 
 @needs_ldap3
@@ -837,16 +845,16 @@ def test_the_reader_stays_out_of_connections_it_cannot_serve():
 
     asynchronous = Connection(Server("ldap://127.0.0.1"), client_strategy=ASYNC)
     digest = Connection(Server("ldap://127.0.0.1"), authentication=SASL, sasl_mechanism=DIGEST_MD5, sasl_credentials=(None, "u", "p", None))
-    kerberos = ls._connection("ldap://127.0.0.1", dict(OPTS, sasl_mechanism="GSSAPI", allow_plaintext=True))
-    assert ls.read_searches_off_the_wire(asynchronous, False) is None
-    assert ls.read_searches_off_the_wire(digest, False) is None  # its security layer wraps every message
-    assert isinstance(ls.read_searches_off_the_wire(kerberos, False), ls.WireSearchReader)  # ldap3 has no layer for GSSAPI
+    kerberos = lc._connection("ldap://127.0.0.1", dict(OPTS, sasl_mechanism="GSSAPI", allow_plaintext=True))
+    assert lw.read_searches_off_the_wire(asynchronous, False) is None
+    assert lw.read_searches_off_the_wire(digest, False) is None  # its security layer wraps every message
+    assert isinstance(lw.read_searches_off_the_wire(kerberos, False), lw.WireSearchReader)  # ldap3 has no layer for GSSAPI
 
 
 def test_a_refused_value_names_its_entry_and_attribute():
     collector = RecipientCollector(["example.com"])
-    stats = ls.ExportStats()
-    ls.feed_entries([entry("CN=Bad,DC=x", proxyAddresses=["smtp:bad user@example.com"])], collector, stats, False)
+    stats = lp.ExportStats()
+    lp.feed_entries([entry("CN=Bad,DC=x", proxyAddresses=["smtp:bad user@example.com"])], collector, stats, False)
     assert collector.refused_as_dicts() == [
         {"source": "CN=Bad,DC=x (proxyaddresses)", "value": "smtp:bad user@example.com", "reason": "whitespace ' '"}
     ]
@@ -865,17 +873,17 @@ def test_closing_a_connection_whose_socket_is_gone_keeps_the_first_error():
             self.unbinds += 1
             raise self.error
 
-    for socket_error in (ls.LDAPException("socket sending error[Errno 32] Broken pipe"), BrokenPipeError(32, "Broken pipe")):
+    for socket_error in (le.LDAPException("socket sending error[Errno 32] Broken pipe"), BrokenPipeError(32, "Broken pipe")):
         conn = Gone(socket_error)
-        with pytest.raises(ls.LdapSourceError, match="failed on page 3"):
+        with pytest.raises(le.LdapSourceError, match="failed on page 3"):
             try:
-                raise ls.LdapSourceError("failed on page 3: the server closed the connection")
+                raise le.LdapSourceError("failed on page 3: the server closed the connection")
             finally:
-                ls.close(conn)
+                lc.close(conn)
         assert conn.unbinds == 1
     # A programming error is not a socket error: it is not hidden.
     with pytest.raises(TypeError):
-        ls.close(Gone(TypeError("not a connection")))
+        lc.close(Gone(TypeError("not a connection")))
 
 
 # The connection options ---------------------------------------------------------
@@ -886,7 +894,7 @@ def test_the_connection_options_are_the_documented_ones():
     from ansible_collections.mailrelay.exchange.plugins.doc_fragments.ldap_options import ModuleDocFragment
 
     documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    spec = ls.ldap_argument_spec()
+    spec = lc.ldap_argument_spec()
     assert sorted(spec) == sorted(documented)
     for name, option in documented.items():
         expected = {key: option[key] for key in ("type", "elements", "choices", "default") if key in option}
@@ -903,7 +911,7 @@ def test_the_connection_options_are_the_documented_ones():
     ],
 )
 def test_a_refused_uri_is_named_with_the_reason(uri, start_tls, plaintext, message):
-    assert ls.transport_problem(uri, start_tls, plaintext) == message
+    assert lc.transport_problem(uri, start_tls, plaintext) == message
 
 
 # Connecting, binding and searching over a socket ----------------------------------
@@ -1023,18 +1031,18 @@ def test_an_export_binds_and_reads_every_page_off_the_socket(directories):
             search_page([("CN=b,DC=x", [("proxyAddresses", [b"smtp:bad b@example.com"]), ("mail", [b"b@example.com"])])], b""),
         ],
     )
-    conn, uri = ls.connect(connect_opts(directory))
+    conn, uri = lc.connect(connect_opts(directory))
     collector = RecipientCollector(["example.com"])
     try:
         stats = ls.export(conn, ["DC=x"], "(x=*)", ["proxyAddresses", "mail"], 2, collector, True)
     finally:
-        ls.close(conn)
+        lc.close(conn)
     directory.stop()
     assert uri == directory.uri
     assert collector.sorted_addresses() == ["a@example.com", "b@example.com"]
     assert collector.refused_as_dicts()[0]["source"] == "CN=b,DC=x (proxyaddresses)"
     assert (stats.pages, stats.entries, stats.disabled_skipped) == (2, 3, 1)
-    assert isinstance(conn.post_send_search, ls.WireSearchReader)
+    assert isinstance(conn.post_send_search, lw.WireSearchReader)
     # A simple bind with the configured DN and password, nothing read from the server
     # before it (no root DSE, no schema), then the pages, then the unbind.
     assert directory.tags() == [BIND, SEARCH, SEARCH, UNBIND]
@@ -1053,8 +1061,8 @@ def test_an_export_binds_and_reads_every_page_off_the_socket(directories):
 )
 def test_a_refused_bind_is_reported_in_the_servers_words_and_the_connection_closed(directories, text, reason):
     directory = directories(bind=[refused(49, text)])
-    with pytest.raises(ls.LdapSourceError) as err:
-        ls.connect(connect_opts(directory))
+    with pytest.raises(le.LdapSourceError) as err:
+        lc.connect(connect_opts(directory))
     assert str(err.value) == "no directory server could be used: %s: %s" % (directory.uri, reason)
     directory.stop()
     assert directory.tags() == [BIND, UNBIND]
@@ -1066,8 +1074,8 @@ def test_a_refused_start_tls_is_a_failure_before_any_credentials_are_sent(direct
         return ber_result("extendedResp", 52, message_id, "TLS not configured")
 
     first, second = directories(extended=[unavailable]), directories(extended=[unavailable])
-    with pytest.raises(ls.LdapSourceError) as err:
-        ls.connect(connect_opts(first, second, start_tls=True))
+    with pytest.raises(le.LdapSourceError) as err:
+        lc.connect(connect_opts(first, second, start_tls=True))
     # ldap3 raises on a refused StartTLS, in its own words.
     assert str(err.value) == "no directory server could be used: %s: startTLS failed - unavailable; %s: startTLS failed - unavailable" % (
         first.uri, second.uri)
@@ -1099,9 +1107,9 @@ def test_no_bind_follows_a_start_tls_that_did_not_happen(monkeypatch):
             self.calls.append("unbind")
 
     conn = Declining()
-    monkeypatch.setattr(ls, "_connection", lambda uri, opts: conn)
-    with pytest.raises(ls.LdapSourceError) as err:
-        ls.connect(dict(OPTS, server_uris=["ldap://dc1"], start_tls=True))
+    monkeypatch.setattr(lc, "_connection", lambda uri, opts: conn)
+    with pytest.raises(le.LdapSourceError) as err:
+        lc.connect(dict(OPTS, server_uris=["ldap://dc1"], start_tls=True))
     assert str(err.value) == "no directory server could be used: ldap://dc1: StartTLS failed: operationsError"
     assert conn.calls == ["open", "start_tls", "unbind"]
 
@@ -1109,11 +1117,11 @@ def test_no_bind_follows_a_start_tls_that_did_not_happen(monkeypatch):
 @needs_ldap3
 def test_connect_fails_over_past_a_refusing_server_to_one_that_binds(directories):
     refusing, working = directories(bind=[refused(53, "unwilling")]), directories(bind=[bound])
-    conn, uri = ls.connect(connect_opts(refusing, working))
+    conn, uri = lc.connect(connect_opts(refusing, working))
     try:
         assert uri == working.uri and conn.bound
     finally:
-        ls.close(conn)
+        lc.close(conn)
     refusing.stop()
     assert refusing.tags() == [BIND, UNBIND]
 
@@ -1124,7 +1132,7 @@ def test_a_connection_is_read_only_checks_certificates_and_leaves_failures_to_th
 
     ca_file = tmp_path / "corp-ca.pem"
     ca_file.write_text("")
-    conn = ls._connection("ldaps://dc1:636", dict(OPTS, timeout=7, ca_file=str(ca_file)))
+    conn = lc._connection("ldaps://dc1:636", dict(OPTS, timeout=7, ca_file=str(ca_file)))
     # ldap3 must not raise on a result code (iter_pages checks them), must not
     # follow referrals to other servers with the credentials, and must not add
     # empty lists for attributes an entry lacks.
@@ -1133,9 +1141,9 @@ def test_a_connection_is_read_only_checks_certificates_and_leaves_failures_to_th
     assert (conn.server.tls.validate, conn.server.tls.ca_certs_file) == (ssl.CERT_REQUIRED, str(ca_file))
     assert (conn.authentication, conn.user, conn.password) == (SIMPLE, "svc", "s3cret-password")
 
-    lab = ls._connection("ldaps://dc1", dict(OPTS, validate_certs=False, bind_dn=None, bind_password=None))
+    lab = lc._connection("ldaps://dc1", dict(OPTS, validate_certs=False, bind_dn=None, bind_password=None))
     assert (lab.server.tls.validate, lab.authentication, lab.user) == (ssl.CERT_NONE, ANONYMOUS, None)
-    kerberos = ls._connection("ldaps://dc1", dict(OPTS, bind_dn=None, bind_password=None, sasl_mechanism="GSSAPI"))
+    kerberos = lc._connection("ldaps://dc1", dict(OPTS, bind_dn=None, bind_password=None, sasl_mechanism="GSSAPI"))
     assert (kerberos.authentication, kerberos.sasl_mechanism) == (SASL, GSSAPI)
 
 
@@ -1158,13 +1166,13 @@ def addresses(first, last):
     ],
 )
 def test_a_ranged_name_gives_the_attribute_and_where_the_rest_starts(name, expected):
-    assert ls.parse_range(name) == expected
+    assert lp.parse_range(name) == expected
 
 
 @pytest.mark.parametrize("span", [b"", b"0", b"-5", b"a-b", b"5-4", b"0-*5", b"0-1499-2999"])
 def test_a_range_ad_never_sends_is_a_protocol_error(span):
-    with pytest.raises(ls.ProtocolError, match="not a value range"):
-        ls.parse_range(b"proxyaddresses;range=" + span)
+    with pytest.raises(le.ProtocolError, match="not a value range"):
+        lp.parse_range(b"proxyaddresses;range=" + span)
 
 
 def test_ranged_values_are_read_to_the_last_range_with_base_searches():
@@ -1211,7 +1219,7 @@ def test_a_refused_ranged_value_names_its_entry():
 )
 def test_a_follow_up_without_the_asked_range_fails_the_export(answer, message):
     conn = FakeConnection([page([entry("CN=Big,OU=1", **{"proxyAddresses;range=0-0": addresses(0, 0)})], b""), answer])
-    with pytest.raises(ls.LdapSourceError, match="reading proxyaddresses;range=1-\\* of CN=Big,OU=1.*" + message):
+    with pytest.raises(le.LdapSourceError, match="reading proxyaddresses;range=1-\\* of CN=Big,OU=1.*" + message):
         ls.export(conn, ["OU=1"], "(x=*)", [], 10, RecipientCollector(["example.com"]), False)
 
 
@@ -1230,14 +1238,14 @@ def test_the_wire_reader_follows_ranges_off_the_socket(directories):
             answer([("CN=Big,DC=x", [("proxyAddresses;range=1500-*", rest)])]),
         ],
     )
-    conn, _uri = ls.connect(connect_opts(directory))
+    conn, _uri = lc.connect(connect_opts(directory))
     collector = RecipientCollector(["example.com"])
     try:
         stats = ls.export(conn, ["DC=x"], "(x=*)", ["proxyAddresses"], 1000, collector, False)
     finally:
-        ls.close(conn)
+        lc.close(conn)
     directory.stop()
-    assert isinstance(conn.post_send_search, ls.WireSearchReader)
+    assert isinstance(conn.post_send_search, lw.WireSearchReader)
     assert len(collector.sorted_addresses()) == 1600
     assert (stats.pages, stats.entries, stats.ranged_entries, stats.range_searches) == (1, 1, 1, 1)
     assert directory.tags() == [BIND, SEARCH, SEARCH, UNBIND]
@@ -1248,7 +1256,7 @@ def test_the_wire_reader_follows_ranges_off_the_socket(directories):
 
 
 def test_a_keytab_gives_a_fresh_ticket_in_memory_every_run():
-    assert ls.kerberos_environment("/etc/relay/svc.keytab") == {
+    assert lc.kerberos_environment("/etc/relay/svc.keytab") == {
         "KRB5_CLIENT_KTNAME": "FILE:/etc/relay/svc.keytab",
         "KRB5CCNAME": "MEMORY:mailrelay-exchange",
     }
@@ -1258,14 +1266,14 @@ def test_connect_points_kerberos_at_a_readable_keytab_and_refuses_a_missing_one(
     for name in ("KRB5_CLIENT_KTNAME", "KRB5CCNAME"):
         monkeypatch.delenv(name, raising=False)
     missing = str(tmp_path / "missing.keytab")
-    with pytest.raises(ls.LdapSourceError, match="cannot read the keytab %s: No such file" % missing):
-        ls.connect(dict(OPTS, server_uris=["ldaps://127.0.0.1:1"], sasl_mechanism="GSSAPI", keytab=missing))
-    assert "KRB5_CLIENT_KTNAME" not in ls.os.environ
+    with pytest.raises(le.LdapSourceError, match="cannot read the keytab %s: No such file" % missing):
+        lc.connect(dict(OPTS, server_uris=["ldaps://127.0.0.1:1"], sasl_mechanism="GSSAPI", keytab=missing))
+    assert "KRB5_CLIENT_KTNAME" not in os.environ
     keytab = tmp_path / "svc.keytab"
     keytab.write_bytes(b"\x05\x02")
-    ls.use_keytab(str(keytab))
-    assert ls.os.environ["KRB5_CLIENT_KTNAME"] == "FILE:%s" % keytab
-    assert ls.os.environ["KRB5CCNAME"] == "MEMORY:mailrelay-exchange"
+    lc.use_keytab(str(keytab))
+    assert os.environ["KRB5_CLIENT_KTNAME"] == "FILE:%s" % keytab
+    assert os.environ["KRB5CCNAME"] == "MEMORY:mailrelay-exchange"
 
 
 def test_system_mailboxes_are_asked_for_by_type_only_when_excluded():
@@ -1286,17 +1294,17 @@ def system_entries():
 
 def test_system_mailboxes_are_exported_unless_excluded():
     collector = RecipientCollector(["example.com"])
-    stats = ls.ExportStats()
-    ls.feed_entries(system_entries(), collector, stats, exclude_disabled=False)
+    stats = lp.ExportStats()
+    lp.feed_entries(system_entries(), collector, stats, exclude_disabled=False)
     assert len(collector.sorted_addresses()) == 4
     assert (stats.system_skipped, stats.system_sample) == (0, [])
 
 
 def test_excluded_system_mailboxes_are_counted_and_named_and_disabled_ones_count_as_disabled():
     collector = RecipientCollector(["example.com"])
-    stats = ls.ExportStats()
-    rule = ls.system_mailboxes.system_mailbox
-    ls.feed_entries(system_entries(), collector, stats, exclude_disabled=True, system_rule=rule)
+    stats = lp.ExportStats()
+    rule = system_mailboxes.system_mailbox
+    lp.feed_entries(system_entries(), collector, stats, exclude_disabled=True, system_rule=rule)
     assert collector.sorted_addresses() == ["anna@example.com"]
     assert (stats.entries, stats.disabled_skipped, stats.system_skipped) == (4, 1, 2)
     assert stats.system_sample == [
@@ -1307,12 +1315,12 @@ def test_excluded_system_mailboxes_are_counted_and_named_and_disabled_ones_count
 
 def test_the_list_of_excluded_system_mailboxes_is_bounded_but_all_are_counted():
     collector = RecipientCollector(["example.com"])
-    stats = ls.ExportStats()
-    rule = ls.system_mailboxes.system_mailbox
-    limit = ls.system_mailboxes.SAMPLE_LIMIT
+    stats = lp.ExportStats()
+    rule = system_mailboxes.system_mailbox
+    limit = system_mailboxes.SAMPLE_LIMIT
     for first in (0, limit - 2):
         health = [entry("CN=HealthMailbox%04x" % n, proxyAddresses=["SMTP:h%d@example.com" % n]) for n in range(first, first + limit - 2)]
-        ls.feed_entries(health, collector, stats, exclude_disabled=False, system_rule=rule)
+        lp.feed_entries(health, collector, stats, exclude_disabled=False, system_rule=rule)
     assert stats.system_skipped == 2 * limit - 4
     assert [s["dn"] for s in stats.system_sample] == ["CN=HealthMailbox%04x" % n for n in range(limit)]
 
@@ -1324,7 +1332,7 @@ def test_system_mailboxes_are_excluded_on_the_wire_too():
         + ber_entry("CN=Anna,DC=x", [("proxyAddresses", [b"SMTP:anna@example.com"]), ("msExchRecipientTypeDetails", [b"1"])])
         + ber_done()
     )
-    page = read_page(data, system_rule=ls.system_mailboxes.system_mailbox).response
+    page = read_page(data, system_rule=system_mailboxes.system_mailbox).response
     assert (page.entries, page.typed, page.system) == (2, [b"SMTP:anna@example.com"], [(b"CN=Migration.8f3e7716,DC=x", "name Migration....")])
 
 
@@ -1345,12 +1353,12 @@ def test_ranged_values_of_a_kept_entry_are_not_judged_again_by_the_system_mailbo
             answer([(dn, [("proxyAddresses;range=2-*", [b"smtp:h2@example.com"])])]),
         ],
     )
-    conn, _uri = ls.connect(connect_opts(directory))
+    conn, _uri = lc.connect(connect_opts(directory))
     collector = RecipientCollector(["example.com"])
     try:
         stats = ls.export(conn, ["DC=x"], "(x=*)", ["proxyAddresses"], 10, collector, False, exclude_system_mailboxes=True)
     finally:
-        ls.close(conn)
+        lc.close(conn)
     directory.stop()
     assert collector.sorted_addresses() == ["h0@example.com", "h1@example.com", "h2@example.com"]
     assert (stats.system_skipped, stats.ranged_entries, stats.range_searches) == (0, 1, 1)

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as pm
-from ansible_collections.mailrelay.exchange.plugins.module_utils._recipients import map_key_batches
+from ansible_collections.mailrelay.exchange.plugins.module_utils._map_source import map_key_batches
 
 POSTMAP = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
 needs_postmap = pytest.mark.skipif(POSTMAP is None, reason="postmap is not installed (apt-get install postfix postfix-cdb postfix-lmdb)")
@@ -455,6 +455,26 @@ def test_the_live_source_is_compared_by_key_in_whatever_form_it_was_left(tmp_pat
     assert (removed, removed_count) == (["old1@example.com", "old2@example.com"], 2)
     assert pm.compare_sources(normalised, new_source, 1) == (["new1@example.com"], ["old1@example.com"], 3, 2)
     work.remove()
+
+
+def test_compare_with_live_counts_the_live_map_from_the_difference(tmp_path):
+    live = tmp_path / "rr"
+    live.write_text("# by hand\nA@example.com OK\nold@example.com\tOK\n")
+    work, new_source = staged(live, ["a@example.com", "n1@example.com", "n2@example.com"])
+    with work:
+        unchanged, old_count, diff = pm.compare_with_live(work, str(live), new_source, 3, 1)
+        assert (unchanged, old_count) == (False, 2)
+        assert diff == pm.MapDiff(["n1@example.com"], ["old@example.com"], 2, 1)
+
+
+def test_compare_with_live_of_a_first_build_and_of_the_same_bytes(tmp_path):
+    live = tmp_path / "rr"
+    work, new_source = staged(live, ["a@example.com", "b@example.com", "c@example.com"])
+    with work:
+        assert pm.compare_with_live(work, str(live), new_source, 3, 2) == (
+            False, None, pm.MapDiff(["a@example.com", "b@example.com"], [], 3, 0))
+        live.write_bytes(open(new_source, "rb").read())
+        assert pm.compare_with_live(work, str(live), new_source, 3, 2) == (True, 3, pm.MapDiff([], [], 0, 0))
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 8, 1 << 20])
