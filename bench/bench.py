@@ -50,6 +50,11 @@ ATTACK_SECONDS = float(os.environ.get("BENCH_ATTACK_SECONDS", "15"))
 ROLE_LIMITS = json.loads(os.environ.get("BENCH_ROLE_LIMITS", "{}"))
 MIXES = os.environ.get("BENCH_MIXES", "smtp exchange").split()
 SECTIONS = os.environ.get("BENCH_SECTIONS", "export startup profile noop maps attack").split()
+# The module of another commit (run.sh stages BENCH_AB_REF's plugins there): section "ab"
+# runs it against this tree's module, interleaved, on the export's directories.
+AB_LIB = os.environ.get("BENCH_AB_LIB", "")
+AB_REF = os.environ.get("BENCH_AB_REF", "")
+AB_REPS = int(os.environ.get("BENCH_AB_REPS", "9"))
 # The profile is taken on the data users should read: the exchange mix when it runs.
 PROFILE_MIX = "exchange" if "exchange" in MIXES else MIXES[0]
 NOOP_N = 100000 if 100000 in SIZES else SIZES[len(SIZES) // 2]
@@ -234,9 +239,10 @@ def module_args(n, map_path, mix="smtp", **extra):
     return path
 
 
-def module_command(args_path, profile=None):
+def module_command(args_path, profile=None, lib=LIB):
     runner = "python3 -m cProfile -o %s" % profile if profile else "python3"
-    return "env PYTHONPATH=%s %s %s %s" % (LIB, runner, MODULE, args_path)
+    module = MODULE.replace(LIB, lib, 1)
+    return "env PYTHONPATH=%s %s %s %s" % (lib, runner, module, args_path)
 
 
 def pipeline_command(n, map_dir, mix="smtp", server=None):
@@ -255,8 +261,8 @@ def fresh_dir(path):
     return path
 
 
-def run_module(args_path):
-    wall, rss, out = timed(module_command(args_path))
+def run_module(args_path, lib=LIB):
+    wall, rss, out = timed(module_command(args_path, lib=lib))
     result = json.loads(out)
     if result.get("failed"):
         raise RuntimeError("module failed: %s" % result.get("msg"))
@@ -301,6 +307,44 @@ def section_export(mix, sizes=None, server=None, section="export"):
         log("export %d (%s mix): module %.2f s %.0f MB, C pipeline %.2f s %.0f MB (x%.2f)"
             % (n, mix, rows[n]["module_s"], rows[n]["module_rss_mb"], rows[n]["c_s"], rows[n]["c_rss_mb"], rows[n]["ratio"]))
     return rows
+
+
+def section_ab():
+    """This tree's module against AB_REF's on the same directories, runs interleaved (ABBA...).
+
+    Both modules do the same work on the same data in the same container, one
+    run after the other, so drift in the machine's load falls on both sides.
+    """
+    rows = {}
+    sides = (("baseline", AB_LIB), ("current", LIB))
+    for mix in MIXES:
+        for n in SIZES:
+            times = {"baseline": [], "current": []}
+            rss = {"baseline": [], "current": []}
+            entries = fixtures.relay_entries(n, mix)
+            for rep in range(AB_REPS):
+                for side, lib in (sides if rep % 2 == 0 else sides[::-1]):
+                    mdir = fresh_dir("%s/ab/%s-%s-%d" % (WORK, side, mix, n))
+                    args = module_args(n, mdir + "/relay_recipients", mix)
+                    wall, peak, result = run_module(args, lib)
+                    if result["entries"] != entries:
+                        raise RuntimeError("%s module built %s entries, not %d" % (side, result["entries"], entries))
+                    times[side].append(wall)
+                    rss[side].append(peak)
+                    note("ab", module_command(args, lib=lib))
+            same = sh("cmp -s %s/ab/baseline-%s-%d/relay_recipients %s/ab/current-%s-%d/relay_recipients && echo yes || echo no"
+                      % (WORK, mix, n, WORK, mix, n)).strip()
+            row = dict(reps=AB_REPS, identical_output=same)
+            for side in times:
+                row[side + "_s"] = median(times[side])
+                row[side + "_rss_mb"] = median(rss[side])
+                row[side + "_runs"] = [round(t, 3) for t in times[side]]
+            row["ratio"] = round(row["current_s"] / row["baseline_s"], 3)
+            rows.setdefault(mix, {})[n] = row
+            log("ab %d (%s mix): baseline %s %.2f s %.0f MB, current %.2f s %.0f MB (x%.3f)"
+                % (n, mix, AB_REF, row["baseline_s"], row["baseline_rss_mb"], row["current_s"], row["current_rss_mb"],
+                   row["ratio"]))
+    return dict(ref=AB_REF, rows=rows)
 
 
 def section_startup():
@@ -635,7 +679,7 @@ def main():
     setup_postfix("cdb:%s/noop/relay_recipients" % WORK)
     sections = dict(export=lambda: {mix: section_export(mix) for mix in MIXES}, startup=section_startup,
                     profile=section_profile, noop=lambda: section_noop(results["export"].get("smtp", {})),
-                    maps=section_map_types, attack=section_attack)
+                    maps=section_map_types, attack=section_attack, ab=section_ab)
     results["export"] = {}
     for name in SECTIONS:
         results[name] = sections[name]()

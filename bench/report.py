@@ -26,7 +26,8 @@ def commands(results, *sections, **kwargs):
     if not cmds:
         return ""
     shown = cmds[:7]
-    text = "\n".join(c.replace("/opt/bench/lib/ansible_collections/mailrelay/exchange/", "<collection>/") for c in shown)
+    text = "\n".join(c.replace("/opt/bench/lib/ansible_collections/mailrelay/exchange/", "<collection>/")
+                     .replace("/opt/ab/lib/ansible_collections/mailrelay/exchange/", "<baseline collection>/") for c in shown)
     return "Commands (run inside `%s`, one example of each kind):\n\n```\n%s\n```\n" % (
         kwargs.get("container", "bench-lab"), text)
 
@@ -285,6 +286,37 @@ def samba_section(results):
     )
 
 
+def ab_rows(results):
+    ab = results.get("ab") or {}
+    for mix, rows in sorted((ab.get("rows") or {}).items(), key=lambda item: item[0] != "exchange"):
+        for n in sorted(rows, key=int):
+            yield mix, int(n), rows[n]
+
+
+def ab_summary(results):
+    ab = results.get("ab")
+    if not ab:
+        return ""
+    parts = ["{:,} {} {:.3f}x".format(n, mix, row["ratio"]) for mix, n, row in ab_rows(results)]
+    return "This tree's module against that of {} on the same directories, runs interleaved: {}.".format(
+        ab["ref"], ", ".join(parts))
+
+
+def ab_section(results):
+    ab = results.get("ab")
+    if not ab:
+        return "Not run this time (`BENCH_AB_REF=<commit> make bench` runs it)."
+    rows = [("{:,}".format(n), mix, row["reps"], "%.2f s" % row["baseline_s"], "%.2f s" % row["current_s"],
+             "**%.3fx**" % row["ratio"], "%.0f MB" % row["baseline_rss_mb"], "%.0f MB" % row["current_rss_mb"],
+             row["identical_output"])
+            for mix, n, row in ab_rows(results)]
+    return ("Baseline: the module of **{}**, staged from git beside this tree's. Both run on the same directories "
+            "of section 1 in the same container, one after the other, the order swapped every run, so drift in the "
+            "machine's load falls on both sides. A ratio over 1 means this tree is slower.\n\n".format(ab["ref"])
+            + table(("recipients", "mix", "runs each", "baseline (median)", "this tree (median)", "this / baseline",
+                     "baseline peak RSS", "this tree peak RSS", "identical map source"), rows))
+
+
 def summary(results):
     lines = []
     for mix, export in sorted(exports(results).items(), key=lambda item: item[0] != "exchange"):
@@ -307,6 +339,8 @@ def summary(results):
                          and noop["reloads_in_log_unchanged"] and not noop["changed"] else "NO"))
     if samba_summary(results):
         lines.append("- " + samba_summary(results))
+    if ab_summary(results):
+        lines.append("- " + ab_summary(results))
     attack = results.get("attack")
     if attack:
         lines.append("- Dictionary attack, limits off: static map {:.0f} rejects/s with {} slapd searches; `ldap:` table "
@@ -405,6 +439,12 @@ def render(results, wall):
         "## 6. Export against Samba AD",
         "",
         samba_section(results),
+        "",
+        "## 7. This tree against an earlier commit",
+        "",
+        ab_section(results),
+        "",
+        commands(results, "ab"),
     ]
     return "\n".join(parts)
 

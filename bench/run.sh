@@ -2,10 +2,14 @@
 # make bench: run the benchmarks of issue 6 in one Podman container (bench-lab)
 # and write docs/benchmarks.md. Everything runs over that container's loopback.
 # Environment: BENCH_SIZES, BENCH_REPS, BENCH_MAP_SIZES, BENCH_ATTACK_SECONDS,
-# BENCH_SECTIONS
+# BENCH_MIXES, BENCH_SECTIONS
 # (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
 # BENCH_SAMBA_SIZES (default 10000; "" skips it): section 1 again against
 # Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py).
+# BENCH_AB_REF=<git ref>: also run that commit's module against this tree's,
+# interleaved, on the same directories (section "ab", BENCH_AB_REPS runs each).
+# Only a run of every section writes docs/benchmarks.md; a run limited by
+# BENCH_SECTIONS writes .build/bench/benchmarks.md, so the published figures stay whole.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,6 +61,24 @@ find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 podman exec "$NAME" mkdir -p /opt/bench
 podman cp "$stage/." "$NAME:/opt/bench/"
 
+ab_env=()
+sections="${BENCH_SECTIONS-}"
+if [ -n "${BENCH_AB_REF:-}" ]; then
+    ab_commit="$(git -C "$ROOT" rev-parse --short "${BENCH_AB_REF}^{commit}")"
+    ab="$stage/ab/lib"
+    mkdir -p "$ab/ansible_collections/mailrelay/exchange"
+    git -C "$ROOT" archive "$ab_commit" plugins | tar -C "$ab/ansible_collections/mailrelay/exchange" -xf -
+    cp -r "$stage/lib/ansible" "$ab/"
+    podman exec "$NAME" mkdir -p /opt/ab
+    podman cp "$stage/ab/." "$NAME:/opt/ab/"
+    ab_name="$BENCH_AB_REF ($ab_commit)"
+    [ "$BENCH_AB_REF" != "$ab_commit" ] || ab_name="$ab_commit"
+    ab_env=(-e BENCH_AB_LIB=/opt/ab/lib -e BENCH_AB_REF="$ab_name")
+    if [ -n "${BENCH_AB_REPS:-}" ]; then ab_env+=(-e BENCH_AB_REPS="$BENCH_AB_REPS"); fi
+    sections="${sections:-export startup profile noop maps attack} ab"
+    log "A/B baseline: the module of $BENCH_AB_REF ($ab_commit)"
+fi
+
 limits="$("$PY" -c 'import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(json.dumps({k: v for k, v in d.items() if "limit" in k or "sleep" in k}))' \
     "$ROOT/roles/postfix_relay/defaults/main.yml")"
 
@@ -65,7 +87,8 @@ podman exec -e BENCH_LOAD_AT_START="$load_at_start" -e BENCH_ROLE_LIMITS="$limit
     ${BENCH_SIZES:+-e BENCH_SIZES="$BENCH_SIZES"} ${BENCH_REPS:+-e BENCH_REPS="$BENCH_REPS"} \
     ${BENCH_MAP_SIZES:+-e BENCH_MAP_SIZES="$BENCH_MAP_SIZES"} \
     ${BENCH_ATTACK_SECONDS:+-e BENCH_ATTACK_SECONDS="$BENCH_ATTACK_SECONDS"} \
-    ${BENCH_SECTIONS:+-e BENCH_SECTIONS="$BENCH_SECTIONS"} \
+    ${BENCH_MIXES:+-e BENCH_MIXES="$BENCH_MIXES"} \
+    ${sections:+-e BENCH_SECTIONS="$sections"} "${ab_env[@]}" \
     "$NAME" python3 /opt/bench/bench.py
 
 mkdir -p "$OUT"
@@ -92,5 +115,7 @@ SETUP
     "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["samba"] = json.load(open(sys.argv[2])); json.dump(r, open(sys.argv[1], "w"), indent=1, sort_keys=True)' \
         "$OUT/results.json" "$OUT/samba.json"
 fi
-"$PY" "$ROOT/bench/report.py" "$OUT/results.json" "$ROOT/docs/benchmarks.md" "$(( $(date +%s) - started ))"
-log "docs/benchmarks.md written ($(( $(date +%s) - started )) s in all)"
+report="$ROOT/docs/benchmarks.md"
+[ -z "${BENCH_SECTIONS-}" ] || report="$OUT/benchmarks.md"
+"$PY" "$ROOT/bench/report.py" "$OUT/results.json" "$report" "$(( $(date +%s) - started ))"
+log "${report#"$ROOT"/} written ($(( $(date +%s) - started )) s in all)"
