@@ -40,6 +40,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import math
 import os
 import re
 import time
@@ -124,7 +125,8 @@ def state_from_text(text, map_path):
 
 
 def _is_number(value):
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+    """A real number: not a bool, not NaN."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and not math.isnan(value)
 
 
 def _count(outcome, key):
