@@ -22,7 +22,7 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 LAB_SCENARIO ?= site
 FRESH_TARGETS ?= lab test
 
-.PHONY: help setup smoke lab lab-check fresh-check mutation lab-destroy collection ee-context docs lint sanity unit molecule test list-scenarios bench clean
+.PHONY: help setup smoke lab lab-check fresh-check mutation lab-destroy collection ee-context docs lint sanity unit rules-test molecule test list-scenarios bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,7 +63,7 @@ ee-context: collection ## build context for the AWX execution environment (ansib
 docs: collection ## every plugin's and role's documentation renders with ansible-doc
 	$(BIN)/ansible-doc mailrelay.exchange.relay_recipient_map >/dev/null
 	for f in mail_domains smtp_nexthops postfix_networks postfix_map_file; do $(BIN)/ansible-doc -t filter mailrelay.exchange.$$f >/dev/null; done
-	for r in postfix_relay firewall relay_recipients; do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
+	for r in postfix_relay firewall relay_recipients monitoring; do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
 	@echo "ansible-doc renders the module, the filters and the roles"
 
 lint: collection ## ansible-lint (production profile), yamllint, shellcheck
@@ -83,6 +83,11 @@ mutation: ## mutation score of the address rules, gate, map build and LDAP page 
 
 unit: ## pytest for module_utils and modules
 	$(BIN)/python -m pytest -q tests/unit
+
+rules-test: ## promtool: check and unit-test the Prometheus alert rules (Debian: apt-get install prometheus)
+	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus (Debian 12 has 2.42)"; exit 1; }
+	promtool check rules extras/prometheus/rules/mailrelay.rules.yml
+	cd tests/prometheus && promtool test rules mailrelay.rules.test.yml
 
 molecule: setup collection ## every Molecule scenario (create, converge, check, idempotence, verify, destroy)
 	for s in $(SCENARIOS); do \

@@ -24,6 +24,7 @@ RANGES = {
     "diff_limit": (0, 1000000, "addresses listed"),
     "refused_limit": (0, 1000000, "values listed"),
     "lock_timeout": (0, 3600, "seconds"),
+    "refresh_interval": (60, 31 * 86400, "seconds between two scheduled builds"),
 }
 
 

@@ -248,6 +248,22 @@ options:
       - Run C(postfix reload) when the map changed (never in check mode).
     type: bool
     default: false
+  metrics_dir:
+    description:
+      - The textfile directory of node_exporter (Debian's C(prometheus-node-exporter) reads
+        C(/var/lib/prometheus/node-exporter)). When set, every run that is not in check mode, successful or
+        not, replaces the map's metrics file there, C(mailrelay_recipient_map-<map path>-<hash>.prom)
+        (see RV(metrics_file) and C(docs/monitoring.md)); a failed run records its RV(failure_reason) and keeps
+        the last success's time and figures.
+      - A metrics file that cannot be written is a warning, never a failure of the build.
+    type: path
+  refresh_interval:
+    description:
+      - Seconds between two scheduled builds of this map, written as the metric
+        C(mailrelay_recipient_map_refresh_interval_seconds) so that the staleness alert knows what late means.
+        From V(60) to V(2678400) (31 days).
+    type: int
+    default: 3600
 notes:
   - A search counts as complete only when the server returns an empty paged-results cookie. Any result
     code other than success on any page (size, time or admin limit exceeded, referral, unavailable, ...)
@@ -318,6 +334,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+failure_reason:
+  description:
+    - Why a failed run failed, one of V(arguments), V(lock), V(directory), V(source_file), V(upload_incomplete),
+      V(gate), V(map_build), V(reload), V(other); the label C(reason) of the failure metrics.
+  returned: failure
+  type: str
+  sample: gate
+metrics_file:
+  description: The metrics file this run wrote, with O(metrics_dir).
+  returned: when O(metrics_dir) is set and the file was written
+  type: str
+  sample: /var/lib/prometheus/node-exporter/mailrelay_recipient_map-etc_postfix_relay_recipients-6d1c2f0e.prom
 entries:
   description: Number of addresses in the new map.
   returned: always
@@ -535,6 +563,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils import _install
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_connect as ldap_connect
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_errors as ldap_errors
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_metrics as map_metrics
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _search_references as search_references
 from ansible_collections.mailrelay.exchange.plugins.module_utils._address import normalise_domains
@@ -578,20 +607,66 @@ def argument_spec():
         refused_limit=dict(type="int", default=100),
         reload=dict(type="bool", default=False),
         lock_timeout=dict(type="int", default=300),
+        metrics_dir=dict(type="path"),
+        refresh_interval=dict(type="int", default=3600),
     )
     return spec
+
+
+class RelayMapModule(AnsibleModule):
+    """AnsibleModule whose every end, success or failure, writes the map's metrics (metrics_dir).
+
+    ``fail_json`` takes ``failure_reason`` (see _map_metrics.FAILURE_REASONS)
+    and returns it to the caller too; without one it is ``arguments`` while
+    AnsibleModule checks the options and ``other`` after.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self.options_checked = False
+        super(RelayMapModule, self).__init__(*args, **kwargs)
+        self.options_checked = True
+
+    def record_metrics(self, outcome):
+        params = getattr(self, "params", None) or {}
+        directory = params.get("metrics_dir")
+        if not directory or getattr(self, "check_mode", False):
+            return
+        outcome.setdefault("map_source", params.get("map_path"))
+        try:
+            path, warnings = map_metrics.record_run(
+                directory, outcome, params.get("refresh_interval"), params.get("max_shrink_percent")
+            )
+        except (ValueError, OSError) as exc:
+            self.warn("the map's metrics were not written to %s: %s" % (directory, exc))
+            return
+        for warning in warnings:
+            self.warn(warning)
+        outcome["metrics_file"] = path
+
+    def fail_json(self, msg, failure_reason=None, **kwargs):
+        failure_reason = failure_reason or ("other" if self.options_checked else "arguments")
+        outcome = dict(kwargs, failed=True, failure_reason=failure_reason)
+        self.record_metrics(outcome)
+        kwargs.update(failure_reason=failure_reason)
+        if "metrics_file" in outcome:
+            kwargs["metrics_file"] = outcome["metrics_file"]
+        super(RelayMapModule, self).fail_json(msg=msg, **kwargs)
+
+    def exit_json(self, **kwargs):
+        self.record_metrics(kwargs)
+        super(RelayMapModule, self).exit_json(**kwargs)
 
 
 def collect_ldap(module, collector, result):
     params = module.params
     if not ldap_errors.HAS_LDAP3:
-        module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_errors.LDAP3_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_errors.LDAP3_IMPORT_ERROR, failure_reason="arguments")
     if params["sasl_mechanism"] and not ldap_connect.HAS_GSSAPI:
-        module.fail_json(msg=missing_required_lib("gssapi"))
+        module.fail_json(msg=missing_required_lib("gssapi"), failure_reason="arguments")
     for uri in params["server_uris"]:
         problem = ldap_connect.transport_problem(uri, params["start_tls"], params["allow_plaintext"])
         if problem:
-            module.fail_json(msg=problem)
+            module.fail_json(msg=problem, failure_reason="arguments")
     conn, server = ldap_connect.connect(params)
     try:
         stats = ldap_source.export(
@@ -679,7 +754,14 @@ def reload_postfix(module):
         args += ["-c", module.params["config_directory"]]
     rc, out, err = module.run_command(args + ["reload"])
     if rc != 0:
-        module.fail_json(msg="the map was installed but postfix reload failed: %s" % (err or out).strip(), rc=rc)
+        module.fail_json(msg="the map was installed but postfix reload failed: %s" % (err or out).strip(), rc=rc, failure_reason="reload")
+
+
+def export_failure_reason(params, exc):
+    """The failure_reason of an export that raised ``exc``."""
+    if isinstance(exc, end_marker.EndMarkerError):
+        return "upload_incomplete"
+    return "directory" if params["source"] == "ldap" else "source_file"
 
 
 def export_sorted(module, work, domains, must_exist, result):
@@ -688,13 +770,13 @@ def export_sorted(module, work, domains, must_exist, result):
     try:
         source = postfix_map.SortedSource(work)
     except postfix_map.MapBuildError as exc:
-        module.fail_json(msg="%s; live map kept" % exc, **result)
+        module.fail_json(msg="%s; live map kept" % exc, failure_reason="map_build", **result)
     collector = RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
     try:
         collect(module, work, collector, result)
     except (ldap_errors.LdapSourceError, ldap_errors.LDAPException, ValueError, OSError) as exc:
         source.abort()
-        module.fail_json(msg="recipient export failed, live map kept: %s" % exc, **result)
+        module.fail_json(msg="recipient export failed, live map kept: %s" % exc, failure_reason=export_failure_reason(params, exc), **result)
     except BaseException:
         # fail_json before the export started (a missing library): stop sort too.
         source.abort()
@@ -702,7 +784,7 @@ def export_sorted(module, work, domains, must_exist, result):
     try:
         return source.finish(), collector
     except postfix_map.MapBuildError as exc:
-        module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, **result)
+        module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, failure_reason="map_build", **result)
 
 
 def build(module, work, domains, must_exist, map_file, result, started):
@@ -716,7 +798,7 @@ def build(module, work, domains, must_exist, map_file, result, started):
         sha256, new_count = postfix_map.digest_and_count(new_source)
         unchanged, old_count, diff = postfix_map.compare_with_live(work, map_path, new_source, new_count, params["diff_limit"])
     except (postfix_map.MapBuildError, OSError) as exc:
-        module.fail_json(msg="cannot compare with the live map: %s; live map kept" % exc, **result)
+        module.fail_json(msg="cannot compare with the live map: %s; live map kept" % exc, failure_reason="map_build", **result)
     gate = check_gate(
         old_count,
         new_count,
@@ -745,7 +827,7 @@ def build(module, work, domains, must_exist, map_file, result, started):
     plan = install_policy.plan(content_changed, gate, module.check_mode, params["reload"], compile_table)
     if plan.failure:
         result["duration"] = round(time.monotonic() - started, 3)
-        module.fail_json(msg=plan.failure, **result)
+        module.fail_json(msg=plan.failure, failure_reason="gate", **result)
     if plan.warning:
         module.warn(plan.warning)
 
@@ -762,7 +844,7 @@ def build(module, work, domains, must_exist, map_file, result, started):
                 params["backup"],
             )
         except postfix_map.MapBuildError as exc:
-            module.fail_json(msg="%s; live map kept" % exc, **result)
+            module.fail_json(msg="%s; live map kept" % exc, failure_reason="map_build", **result)
     if plan.changed:
         result["changed"] = True
     else:
@@ -792,9 +874,9 @@ def take_build_lock(module, map_path, result):
     try:
         lock.acquire()
     except build_lock.LockTimeout as exc:
-        module.fail_json(msg="%s; live map kept" % exc, **result)
+        module.fail_json(msg="%s; live map kept" % exc, failure_reason="lock", **result)
     except OSError as exc:
-        module.fail_json(msg="cannot take the build lock beside %s: %s; live map kept" % (map_path, exc), **result)
+        module.fail_json(msg="cannot take the build lock beside %s: %s; live map kept" % (map_path, exc), failure_reason="lock", **result)
     result["lock_waited"] = lock.waited
     if lock.waited is not None and lock.waited >= 1:
         module.warn("waited %.1f s for another build of %s to end (lock %s)" % (lock.waited, map_path, lock.path))
@@ -802,7 +884,7 @@ def take_build_lock(module, map_path, result):
 
 
 def main():
-    module = AnsibleModule(
+    module = RelayMapModule(
         argument_spec=argument_spec(),
         required_if=[
             ("source", "ldap", ["server_uris", "base_dns"]),
@@ -819,11 +901,11 @@ def main():
     started = time.monotonic()
     problems = range_problems(params)
     if problems:
-        module.fail_json(msg="; ".join(problems))
+        module.fail_json(msg="; ".join(problems), failure_reason="arguments")
     try:
         domains = normalise_domains(params["domains"])
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), failure_reason="arguments")
 
     map_path = params["map_path"]
     map_file = postfix_map.compiled_path(map_path, params["map_type"]) if params["compile"] else None
@@ -835,7 +917,7 @@ def main():
         try:
             work = postfix_map.WorkDir(map_path, beside=not module.check_mode)
         except postfix_map.MapBuildError as exc:
-            module.fail_json(msg="%s; live map kept" % exc, **result)
+            module.fail_json(msg="%s; live map kept" % exc, failure_reason="map_build", **result)
         with work:
             build(module, work, domains, must_exist, map_file, result, started)
     finally:

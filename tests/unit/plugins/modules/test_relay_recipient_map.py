@@ -463,3 +463,92 @@ def test_with_require_end_marker_only_a_complete_upload_is_built(env):
 def test_a_keytab_needs_the_gssapi_mechanism(env):
     result = env.run(source="ldap", src=None, server_uris=["ldaps://127.0.0.1:1"], base_dns=["DC=x"], keytab="/etc/k.keytab")
     assert result["failed"] and "keytab" in result["msg"] and "sasl_mechanism" in result["msg"], result
+
+
+def metrics(path):
+    """{(name, sorted labels without map): value} of a metrics file."""
+    samples = {}
+    with open(path) as stream:
+        for line in stream:
+            if line.startswith("#") or not line.strip():
+                continue
+            series, value = line.rsplit(" ", 1)
+            name, _brace, labels = series.partition("{")
+            pairs = tuple(sorted(p.split("=", 1)[0] + "=" + p.split("=", 1)[1].strip('"')
+                                 for p in labels.rstrip("}").split(",") if p and not p.startswith("map=")))
+            samples[(name, pairs)] = float(value)
+    return samples
+
+
+M = "mailrelay_recipient_map_"
+
+
+@needs_postmap
+def test_every_run_writes_the_maps_metrics_and_a_failure_keeps_the_last_success(env):
+    textfiles = env.tmp / "node-exporter"
+    textfiles.mkdir()
+    env.write_source(USERS)
+    first = env.run(metrics_dir=str(textfiles), refresh_interval=900)
+    assert first["changed"] and first["metrics_file"].startswith(str(textfiles) + "/mailrelay_recipient_map-")
+    assert os.listdir(str(textfiles)) == [os.path.basename(first["metrics_file"])]
+    after_first = metrics(first["metrics_file"])
+    assert after_first[(M + "entries", ())] == 101
+    assert after_first[(M + "last_success_added", ())] == 101
+    assert after_first[(M + "refresh_interval_seconds", ())] == 900
+    assert after_first[(M + "runs_total", ())] == 1
+    assert after_first[(M + "last_failure_timestamp_seconds", ())] == 0
+    success_time = after_first[(M + "last_success_timestamp_seconds", ())]
+    assert success_time > 0
+
+    # Half the users gone: the gate refuses, the failure is counted by its reason.
+    env.write_source(USERS[:50])
+    refused = env.run(metrics_dir=str(textfiles), refresh_interval=900)
+    assert refused["failed"] and refused["failure_reason"] == "gate"
+    after_gate = metrics(refused["metrics_file"])
+    assert after_gate[(M + "last_success_timestamp_seconds", ())] == success_time
+    assert after_gate[(M + "entries", ())] == 101
+    assert after_gate[(M + "failures_total", ("reason=gate",))] == 1
+    assert after_gate[(M + "last_failure_reason", ("reason=gate",))] == 1
+    assert after_gate[(M + "gate_refusals_total", ())] == 1
+    assert after_gate[(M + "gate_last_refused_entries", ())] == 50
+    assert after_gate[(M + "runs_total", ())] == 2
+
+    # An unreadable source: another reason; the source back: a success, the failure counts stay.
+    missing = env.run(metrics_dir=str(textfiles), src=str(env.tmp / "gone.txt"))
+    assert missing["failure_reason"] == "source_file"
+    env.write_source(USERS)
+    again = env.run(metrics_dir=str(textfiles))
+    assert not again.get("failed") and not again["changed"]
+    final = metrics(again["metrics_file"])
+    assert final[(M + "failures_total", ("reason=gate",))] == 1
+    assert final[(M + "failures_total", ("reason=source_file",))] == 1
+    assert final[(M + "last_failure_reason", ("reason=source_file",))] == 1
+    assert final[(M + "last_success_timestamp_seconds", ())] > success_time
+    assert final[(M + "runs_total", ())] == 4
+    assert env.live_source() == render_map(USERS)
+
+
+@needs_postmap
+def test_check_mode_writes_no_metrics_and_a_metrics_failure_never_fails_the_build(env):
+    textfiles = env.tmp / "node-exporter"
+    textfiles.mkdir()
+    env.write_source(USERS)
+    checked = env.run(check=True, metrics_dir=str(textfiles))
+    assert checked["changed"] and "metrics_file" not in checked
+    assert os.listdir(str(textfiles)) == []
+    built = env.run(metrics_dir=str(env.tmp / "no-such-directory"))
+    assert built["changed"] and not built.get("failed") and "metrics_file" not in built
+    assert "metrics were not written" in json.dumps(built["warnings"])
+    assert env.live_source() == render_map(USERS)
+
+
+def test_a_bad_option_is_recorded_as_an_arguments_failure(env):
+    textfiles = env.tmp / "node-exporter"
+    textfiles.mkdir()
+    for bad in (dict(refresh_interval=30), dict(min_entries="many")):
+        result = env.run(metrics_dir=str(textfiles), **bad)
+        assert result["failed"] and result["failure_reason"] == "arguments", result
+    samples = metrics(result["metrics_file"])
+    assert samples[(M + "failures_total", ("reason=arguments",))] == 2
+    assert samples[(M + "last_success_timestamp_seconds", ())] == 0
+    assert env.listing() == []
