@@ -218,7 +218,7 @@ def head_keys(path, limit):
     return keys
 
 
-def normalise_live_source(live_path, work, key_batches, sort_path="sort"):
+def normalise_live_source(live_path, work, key_batches=map_key_batches, sort_path="sort"):
     """The keys of the live source (any form a person might have left it in) as a sorted source.
 
     ``key_batches(stream)`` yields lists of lower-cased keys read from the
@@ -276,7 +276,7 @@ def compare_with_live(work, map_path, new_source, new_count, limit):
         return False, None, MapDiff(head_keys(new_source, limit), [], new_count, 0)
     if same_content(map_path, new_source):
         return True, new_count, MapDiff([], [], 0, 0)
-    live = normalise_live_source(map_path, work, map_key_batches)
+    live = normalise_live_source(map_path, work)
     diff = MapDiff(*compare_sources(live, new_source, limit))
     # Both sources hold each key once: the live count follows from the difference.
     return False, new_count - diff.added_count + diff.removed_count, diff
