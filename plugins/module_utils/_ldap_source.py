@@ -27,7 +27,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_errors im
 from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_page import (
     UAC_ACCOUNTDISABLE, UAC_ATTRIBUTE, ExportStats, RawPage, decode, feed_page, page_of_responses,
 )
-from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_wire import read_searches_off_the_wire
+from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_wire import WireSearchReader, read_searches_off_the_wire
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 # AD's bitwise AND matching rule; OpenLDAP does not know it.
@@ -84,13 +84,20 @@ def iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit=0
     """Yield the entries of each page of a paged search, checking every page.
 
     Raises LdapSourceError on any non-success result code; stops only when the
-    server sends an empty cookie.
+    server sends an empty cookie. With the wire reader, a page is handed on
+    once the next one has been asked for, so the server works on that one meanwhile.
     """
+    reader = getattr(conn, "post_send_search", None)
+    if not isinstance(reader, WireSearchReader):
+        reader = None
     cookie = None
     page = 0
+    ready = None
     while True:
         page += 1
         try:
+            if reader is not None:
+                reader.send_only = True
             conn.search(
                 search_base=base_dn,
                 search_filter=search_filter,
@@ -102,12 +109,22 @@ def iter_pages(conn, base_dn, search_filter, attributes, page_size, time_limit=0
             )
         except (LDAPException, LdapSourceError) as exc:
             raise LdapSourceError("search under %r failed on page %d: %s" % (base_dn, page, exc))
+        if ready is not None:
+            yield ready
+        if reader is not None:
+            try:
+                reader.receive()
+            except (LDAPException, LdapSourceError) as exc:
+                raise LdapSourceError("search under %r failed on page %d: %s" % (base_dn, page, exc))
         result = conn.result or {}
         problem = result_problem(result, base_dn, page)
         if problem:
             raise LdapSourceError(problem)
-        yield conn.response or []
         cookie = page_cookie(result)
+        ready = conn.response or []
+        if reader is None or not cookie:
+            yield ready
+            ready = None
         if not cookie:
             return
 

@@ -12,7 +12,9 @@ export's time. The reader below takes over only the receiving side of a
 search: ldap3 still encodes and sends the request (filter, paged-results
 control, message ID), and the final searchResDone, or any message other than
 an entry or a reference, still goes through ldap3's decoder, so result codes,
-referrals and the paging cookie are read exactly as before.
+referrals and the paging cookie are read exactly as before. A search can
+also be sent without being read (``send_only``, then ``receive()``), so
+that the export asks for the next page before it works on the last one.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -127,6 +129,9 @@ class WireSearchReader:
         self.exclude_disabled = exclude_disabled
         self.decode_message = decode_message
         self.system_rule = system_rule
+        # send_only: the next search only sends its request; receive() reads the answer.
+        self.send_only = False
+        self._unread = None
 
     def _receive(self):
         try:
@@ -138,6 +143,22 @@ class WireSearchReader:
         return data
 
     def __call__(self, message_id):
+        if self.send_only:
+            self.send_only = False
+            self._unread = message_id
+            self.conn.result = self.conn.response = None
+            # An int is what ldap3 takes for "answered later" (its asynchronous path): it reads nothing.
+            return message_id
+        return self._read(message_id)
+
+    def receive(self):
+        """Read the answer to the search that was sent with ``send_only``."""
+        message_id, self._unread = self._unread, None
+        if message_id is None:
+            raise ProtocolError("no search is waiting for its answer")
+        self._read(message_id)
+
+    def _read(self, message_id):
         page = RawPage(self.system_rule)
         buf = b""
         pos = 0

@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 
 import pytest
 
@@ -1016,12 +1017,13 @@ def connect_opts(*directories, **options):
     return dict(OPTS, server_uris=[d.uri for d in directories], allow_plaintext=True, **options)
 
 
+def search_page(entries, cookie):
+    return lambda message_id: b"".join(ber_entry(dn, attributes, message_id) for dn, attributes in entries) + ber_done(
+        message_id=message_id, cookie=cookie)
+
+
 @needs_ldap3
 def test_an_export_binds_and_reads_every_page_off_the_socket(directories):
-    def search_page(entries, cookie):
-        return lambda message_id: b"".join(ber_entry(dn, attributes, message_id) for dn, attributes in entries) + ber_done(
-            message_id=message_id, cookie=cookie)
-
     directory = directories(
         bind=[bound],
         search=[
@@ -1048,6 +1050,79 @@ def test_an_export_binds_and_reads_every_page_off_the_socket(directories):
     assert directory.tags() == [BIND, SEARCH, SEARCH, UNBIND]
     bind_request = directory.requests[0][1]
     assert b"\x04\x03svc\x80\x0fs3cret-password" in bind_request
+
+
+def wait_for(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+@needs_ldap3
+def test_a_page_is_handed_on_once_the_next_one_is_asked_for(directories):
+    directory = directories(
+        bind=[bound],
+        search=[search_page([("CN=a,DC=x", [("mail", [b"a@example.com"])])], b"page-2"),
+                search_page([("CN=b,DC=x", [("mail", [b"b@example.com"])])], b"page-3"),
+                search_page([("CN=c,DC=x", [("mail", [b"c@example.com"])])], b"")],
+    )
+    conn, _uri = lc.connect(connect_opts(directory))
+    lw.read_searches_off_the_wire(conn, False)
+    try:
+        pages = ls.iter_pages(conn, "DC=x", "(x=*)", ["mail"], 1)
+        first = next(pages)
+        # The server has the request for page 2 while page 1 is being used.
+        assert wait_for(lambda: directory.tags().count(SEARCH) == 2)
+        assert first.plain == [b"a@example.com"]
+        assert [p.plain for p in pages] == [[b"b@example.com"], [b"c@example.com"]]
+    finally:
+        lc.close(conn)
+    directory.stop()
+    assert directory.tags() == [BIND, SEARCH, SEARCH, SEARCH, UNBIND]
+
+
+@needs_ldap3
+def test_a_page_that_fails_after_the_one_before_was_handed_on_still_fails_the_search(directories):
+    directory = directories(
+        bind=[bound],
+        search=[search_page([("CN=a,DC=x", [("mail", [b"a@example.com"])])], b"page-2"),
+                lambda message_id: ber_done(4, message_id, text="size limit")],
+    )
+    conn, _uri = lc.connect(connect_opts(directory))
+    collector = RecipientCollector(["example.com"])
+    try:
+        with pytest.raises(le.LdapSourceError) as err:
+            ls.export(conn, ["DC=x"], "(x=*)", ["mail"], 1, collector, False)
+    finally:
+        lc.close(conn)
+    assert str(err.value).startswith("search under 'DC=x' failed on page 2: sizeLimitExceeded (result code 4)")
+
+
+@needs_ldap3
+def test_a_damaged_answer_read_after_the_page_before_was_handed_on_names_the_page(directories):
+    def cut(message_id):
+        return hand_message(0x64, DN + tlv(0x30, tlv(0x30, tlv(0x04, b"mail"), tlv(0x31, b"\x04"))), message_id)
+
+    directory = directories(
+        bind=[bound], search=[search_page([("CN=a,DC=x", [("mail", [b"a@example.com"])])], b"page-2"), cut],
+    )
+    conn, _uri = lc.connect(connect_opts(directory))
+    lw.read_searches_off_the_wire(conn, False)
+    try:
+        pages = ls.iter_pages(conn, "DC=x", "(x=*)", ["mail"], 1)
+        next(pages)
+        with pytest.raises(le.LdapSourceError) as err:
+            next(pages)
+    finally:
+        lc.close(conn)
+    assert str(err.value) == "search under 'DC=x' failed on page 2: a message of %d bytes ends in the middle of a value" % len(cut(3))
+
+
+def test_the_reader_receives_only_a_search_it_sent():
+    reader = lw.WireSearchReader(WireConnection(b""), False, None)
+    with pytest.raises(le.ProtocolError, match="no search is waiting for its answer"):
+        reader.receive()
 
 
 @needs_ldap3
