@@ -18,10 +18,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils._map_source import MAP_VALUE, MapDiff, map_key_batches
@@ -76,6 +78,10 @@ def _keep_previous(live, prev, scratch):
 
 SORT_BUFFER = "16M"
 CHUNK = 1 << 20
+# The pipe into sort holds a few pages of addresses (Linux's default is 64 KiB,
+# less than one page), so the export does not stop whenever sort has no core.
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
 
 
 def _c_locale():
@@ -139,6 +145,7 @@ class SortedSource:
             )
         except OSError as exc:
             raise MapBuildError("cannot run sort: %s" % exc)
+        widen_pipe(self._proc.stdin)
 
     def update(self, addresses):
         """Hand over a list of keys (lower case, without whitespace): a RecipientCollector's sink."""
@@ -176,6 +183,18 @@ class SortedSource:
             self._proc.kill()
         self._proc.wait()
         self._proc.stderr.close()
+
+
+def widen_pipe(stream):
+    """Make the pipe behind ``stream`` PIPE_SIZE bytes where the system allows it; True if it did."""
+    if F_SETPIPE_SZ is None:
+        return False
+    try:
+        fcntl.fcntl(stream.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        # Above the system's pipe-max-size, or no such call: the default pipe only means more waiting.
+        return False
+    return True
 
 
 def digest_and_count(path):

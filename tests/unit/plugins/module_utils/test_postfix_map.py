@@ -2,11 +2,13 @@
 """Sort, compare, build beside the target and swap in, with the real sort, comm and postmap."""
 
 import errno
+import fcntl
 import hashlib
 import locale
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 
@@ -14,6 +16,9 @@ import pytest
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as pm
 from ansible_collections.mailrelay.exchange.plugins.module_utils._map_source import map_key_batches
+
+# fcntl's name from Python 3.10 on; Linux's number before.
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
 POSTMAP = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
 needs_postmap = pytest.mark.skipif(POSTMAP is None, reason="postmap is not installed (apt-get install postfix postfix-cdb postfix-lmdb)")
@@ -88,6 +93,23 @@ def chmod_644(path):
 
 def addresses(n, prefix="u"):
     return ["%s%06d@example.com" % (prefix, i) for i in range(n)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are set on Linux only")
+def test_the_pipe_into_sort_holds_several_pages_of_addresses(tmp_path):
+    work = pm.WorkDir(str(tmp_path / "relay_recipients"))
+    source = pm.SortedSource(work)
+    try:
+        assert fcntl.fcntl(source._proc.stdin.fileno(), F_GETPIPE_SZ) == pm.PIPE_SIZE
+        source.update(addresses(3))
+        assert open(source.finish()).read() == "".join("%s\tOK\n" % a for a in addresses(3))
+    finally:
+        work.remove()
+
+
+def test_a_pipe_that_cannot_be_widened_is_used_as_it_is(tmp_path):
+    with open(str(tmp_path / "not-a-pipe"), "wb") as stream:
+        assert pm.widen_pipe(stream) is False
 
 
 def staged(map_path, keys):
