@@ -114,17 +114,38 @@ class RecipientCollector:
         """add_plain for a list of values, as add_typed_batch."""
         self._add_batch(values, source_at, self._plain_batch, self._add_plain)
 
+    def add_typed_lines(self, text, count, value_at, source_at):
+        """add_typed_batch for ``count`` values that are already one text, a value a line.
+
+        No value may hold a newline (the caller counted them); ``value_at(i)``
+        is the i-th value, asked for only when it has to be looked at alone.
+        """
+        self._add_lines(text, count, value_at, source_at, self._smtp_batch, self._add_typed)
+
+    def add_plain_lines(self, text, count, value_at, source_at):
+        """add_plain_batch for values that are already one text, as add_typed_lines."""
+        self._add_lines(text, count, value_at, source_at, self._plain_batch, self._add_plain)
+
     def _add_batch(self, values, source_at, pattern, add_one):
         count = len(values)
+        text = "\n".join(values)
+        if text.count("\n") == count - 1:
+            self._add_lines(text, count, values.__getitem__, source_at, pattern, add_one)
+            return
+        # A value holds a newline: one line is not one value.
+        self.values_seen += count
+        for index, value in enumerate(values):
+            add_one(value, source_at(index))
+
+    def _add_lines(self, text, count, value_at, source_at, pattern, add_one):
         if not count:
             return
         self.values_seen += count
-        text = "\n".join(values)
-        # One value per line, and ASCII so that lower() changes only A-Z:
-        # otherwise every value takes the one-by-one path.
-        if pattern is None or "" in values or not text.isascii() or text.count("\n") != count - 1:
-            for index, value in enumerate(values):
-                add_one(value, source_at(index))
+        # ASCII so that lower() changes only A-Z, and no empty value (an empty
+        # line, which the scan cannot tell apart): otherwise one by one.
+        if pattern is None or not text.isascii() or not text or text[0] == "\n" or text[-1] == "\n" or "\n\n" in text:
+            for index in range(count):
+                add_one(value_at(index), source_at(index))
             return
         # One (address, other domain, type) triple per value: see batch_patterns.
         found = pattern.findall(text.lower())
@@ -137,7 +158,7 @@ class RecipientCollector:
                 self.ignored_by_type[addr_type.upper()] += seen
             if len(addresses) + sum(domains.values()) + sum(types.values()) != count:
                 for index in compress(range(count), map(not_, map(any, found))):
-                    add_one(values[index], source_at(index))
+                    add_one(value_at(index), source_at(index))
         self._send(addresses)
 
     def _send(self, addresses):

@@ -157,6 +157,28 @@ def test_a_batch_of_typed_values_ends_as_the_values_one_by_one(values):
     assert outcome(batch) == outcome(one)
 
 
+# Mostly ASCII pages, as a directory hands them over, so that most examples reach the scan.
+@given(st.one_of(BATCH_VALUES, ASCII_BATCH_VALUES, ASCII_BATCH_VALUES, ASCII_BATCH_VALUES), st.booleans())
+@settings(max_examples=1000)
+def test_values_handed_over_as_one_text_end_as_the_values_one_by_one(values, typed):
+    values = [value if typed else value.partition(":")[2] or value for value in values if "\n" not in value]
+    one, lines = (co.RecipientCollector(DOMAINS, watch=["postmaster@example.com"]) for _unused in range(2))
+    add_one, add_lines = (one.add_typed, lines.add_typed_lines) if typed else (one.add_plain, lines.add_plain_lines)
+    for index, value in enumerate(values):
+        add_one(value, "CN=%d" % index)
+    asked = []
+
+    def value_at(index):
+        asked.append(index)
+        return values[index]
+
+    add_lines("\n".join(values), len(values), value_at, lambda index: "CN=%d" % index)
+    scanned = len(values) - len(asked)
+    event("values the scan sorted out: %s" % ("all" if values and not asked else "some" if scanned else "none"))
+    assert outcome(lines) == outcome(one)
+    assert asked == sorted(set(asked))  # each value at most once, in order
+
+
 @given(BATCH_VALUES)
 @settings(max_examples=800)
 def test_a_batch_of_plain_values_ends_as_the_values_one_by_one(values):

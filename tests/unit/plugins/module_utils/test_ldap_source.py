@@ -9,11 +9,14 @@ Samba AD and OpenLDAP is the Molecule scenario `recipients`.
 
 import os
 import socket
+import string
 import ssl
 import threading
 import time
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_connect as lc
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_errors as le
@@ -287,6 +290,68 @@ def test_bytes_that_are_not_utf8_become_replacement_characters_and_are_refused()
     lp.feed_page(page, collector, lp.ExportStats())
     assert [(r["source"], r["value"]) for r in collector.refused_as_dicts()] == [
         ("CN=M\ufffdller,DC=x (proxyaddresses)", "smtp:m\ufffdller@example.com")]
+
+
+# A page as Exchange fills it: per entry proxyAddresses of every type (SMTP in
+# any case, X500, SIP, EUM, X400, malformed prefixes), a targetAddress, mail
+# values, in relay domains and others, with a few bytes that are not ASCII or
+# hold a newline. Mostly ASCII, as directories hand them over, so that most
+# pages reach the scan of their text.
+PAGE_TYPES = ["SMTP:", "smtp:", "SmTp:", "X500:", "x500:", "SIP:", "EUM:", "X400:", "FAX:", "", " SMTP:", "smtp :", ":",
+              "X 500:", "EUM\t:", "\x7fX:"]
+PAGE_VALUE = st.builds(
+    lambda kind, local, domain: (kind + local + domain).encode("utf-8"),
+    st.sampled_from(PAGE_TYPES),
+    st.text(alphabet=string.ascii_letters + string.digits + ".-_'# ;=/", min_size=1, max_size=16),
+    st.sampled_from(["@example.com", "@EXAMPLE.org", "@partner.example", "@tenant.mail.onmicrosoft.com", "", "@example.com.",
+                     "@p..example", ";phone-context=dp.example.com"]),
+)
+ODD_VALUE = st.sampled_from([b"smtp:m\xfcller@example.com", b"smtp:z\xc3\xb6e@example.com", b"smtp:a@example.com\nsmtp:b@example.com",
+                             b"", b"X500:/o=x\r/cn=y"])
+
+
+def page_entries(value, plain_value):
+    """Up to 8 entries of (proxyAddresses, targetAddress, mail) values."""
+    return st.lists(
+        st.tuples(st.lists(value, max_size=6), st.lists(value, max_size=1), st.lists(plain_value, max_size=2)),
+        min_size=1, max_size=8,
+    )
+
+
+PLAIN_VALUE = PAGE_VALUE.map(lambda v: v.partition(b":")[2] or v)
+# Two pages in three hold nothing odd, so that they are handed on as one text.
+PAGE_ENTRIES = st.one_of(
+    page_entries(PAGE_VALUE, PLAIN_VALUE),
+    page_entries(PAGE_VALUE, PLAIN_VALUE),
+    page_entries(st.one_of(PAGE_VALUE, PAGE_VALUE, PAGE_VALUE, ODD_VALUE), st.one_of(PLAIN_VALUE, ODD_VALUE)),
+)
+
+
+@given(PAGE_ENTRIES)
+@settings(max_examples=600)
+def test_a_page_of_mixed_types_ends_as_its_values_one_by_one(entries):
+    page = lp.RawPage()
+    one = RecipientCollector(["example.com", "example.org"], watch=["postmaster@example.com"])
+    typed, plain = [], []
+    for number, (proxy, target, mail) in enumerate(entries):
+        dn = b"CN=u%d,DC=x" % number
+        attributes = [(b"proxyAddresses", proxy), (b"targetAddress", target), (b"mail", mail)]
+        page.add_entry(dn, [(name, values) for name, values in attributes if values], False)
+        typed += [(value, "%s (%s)" % (dn.decode(), name.decode().lower())) for name, values in attributes[:2] for value in values]
+        plain += [(value, "CN=u%d,DC=x (mail)" % number) for value in mail]
+    # The reference: each value alone, typed before plain as the page hands them on.
+    for value, source in typed:
+        one.add_typed(lp.decode(value), source)
+    for value, source in plain:
+        one.add_plain(lp.decode(value), source)
+    batch = RecipientCollector(["example.com", "example.org"], watch=["postmaster@example.com"])
+    lp.feed_page(page, batch, lp.ExportStats())
+    event("typed values as one text: %s" % (lp.ascii_lines(page.typed) is not None and bool(page.typed)))
+    event("other types counted: %s" % bool(batch.ignored_by_type))
+    assert (batch.addresses, batch.refused, batch.refused_count, batch.dropped_by_domain, batch.ignored_by_type,
+            batch.values_seen, batch.watched) == (
+        one.addresses, one.refused, one.refused_count, one.dropped_by_domain, one.ignored_by_type, one.values_seen,
+        one.watched)
 
 
 @pytest.mark.parametrize(
