@@ -12,6 +12,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import postfix_collector_names
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_metrics as map_metrics
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _textfile as textfile
@@ -25,22 +26,8 @@ PROMTOOL = shutil.which("promtool")
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 INSTANCE_FILTER = 'instance=~"$instance"'
 
-# The Postfix collector, roles/monitoring/files/mailrelay-postfix-metrics, is being written. Until it
-# lands these are the names agreed for it; to be replaced by rendering the collector's output.
-POSTFIX_COLLECTOR_NAMES = frozenset((
-    "mailrelay_postfix_queue_messages",
-    "mailrelay_postfix_queue_oldest_age_seconds",
-    "mailrelay_postfix_queue_read_success",
-    "mailrelay_postfix_smtpd_connections_total",
-    "mailrelay_postfix_smtpd_rejects_total",
-    "mailrelay_postfix_deliveries_total",
-    "mailrelay_postfix_tls_connections_total",
-    "mailrelay_postfix_threshold_deferred_age_seconds",
-    "mailrelay_postfix_threshold_queue_messages",
-    "mailrelay_postfix_threshold_rejects_per_second",
-    "mailrelay_postfix_collector_last_run_timestamp_seconds",
-    "mailrelay_postfix_collector_log_entries_total",
-))
+# Every name the Postfix collector (roles/monitoring/files/mailrelay-postfix-metrics) writes.
+POSTFIX_COLLECTOR_NAMES = postfix_collector_names()
 # Prometheus's own and node_exporter's names the dashboard may use: keep this short.
 PROMETHEUS_AND_NODE_NAMES = frozenset(("up", "node_textfile_scrape_error"))
 
