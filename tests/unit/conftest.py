@@ -25,3 +25,29 @@ else:
         os.symlink(REPO, LINK)
 if PYROOT not in sys.path:
     sys.path.insert(0, PYROOT)
+
+
+def load_postfix_collector():
+    """The monitoring role's Postfix collector (a script without .py), imported as a module."""
+    import importlib.machinery
+    import importlib.util
+
+    path = os.path.join(REPO, "roles", "monitoring", "files", "mailrelay-postfix-metrics")
+    loader = importlib.machinery.SourceFileLoader("mailrelay_postfix_metrics", path)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def postfix_collector_names():
+    """Every metric name the collector writes, from a real render of its families."""
+    from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_log, _postfix_queue, _textfile
+
+    collector = load_postfix_collector()
+    matcher = _postfix_queue.DomainMatcher(["example.com"])
+    counters = _postfix_log.LogCounters(matcher)
+    queue = _postfix_queue.summarise([], matcher, 0)
+    thresholds = {"deferred_age": 900, "queue_messages": 500, "rejects_per_second": 2}
+    text = _textfile.render(collector.families(counters, queue, True, thresholds, 0))
+    return frozenset(name for name, _labels in _textfile.parse(text))

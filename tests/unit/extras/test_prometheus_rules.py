@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 import yaml
+from conftest import postfix_collector_names
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_metrics as map_metrics
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _textfile as textfile
@@ -15,7 +16,6 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils import _textfil
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 RULES = os.path.join(REPO, "extras", "prometheus", "rules", "mailrelay.rules.yml")
 TESTS = os.path.join(REPO, "tests", "prometheus", "mailrelay.rules.test.yml")
-POSTFIX_SCRAPE = os.path.join(REPO, "tests", "prometheus", "postfix_exporter_0.3.0.metrics")
 PROMTOOL = shutil.which("promtool")
 NEEDS_PROMTOOL = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: apt-get install prometheus)")
 
@@ -73,13 +73,12 @@ def test_every_alert_tells_the_operator_what_to_do():
         assert "First" in rule["annotations"]["description"], rule["alert"]
 
 
-def test_the_postfix_names_are_those_the_debian_exporter_serves():
-    with open(POSTFIX_SCRAPE) as stream:
-        served = {name for name, _labels in textfile.parse(stream.read())}
+def test_the_postfix_names_are_those_the_collector_writes():
+    written = postfix_collector_names()
     used = set()
     for rule in rules():
-        used |= metric_names(rule["expr"], "postfix_")
-    assert used and used <= served, used - served
+        used |= metric_names(rule["expr"], "mailrelay_postfix_")
+    assert used and used <= written, used - written
 
 
 def test_the_map_metrics_are_those_the_writer_writes(tmp_path):
