@@ -8,7 +8,9 @@ collector against the real ones.
 
 import json
 import os
+import shutil
 import stat
+import subprocess
 import time
 
 import pytest
@@ -165,3 +167,17 @@ def test_check_changes_nothing_and_names_what_is_wrong(lab, capsys):
     assert code == 1
     assert "%s is not a writable directory" % missing in err
     assert "postconf: fatal: bad main.cf" in err
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (Debian: apt-get install prometheus)")
+@pytest.mark.parametrize("queue_ok", [True, False])
+def test_promtool_accepts_the_metrics_file(lab, queue_ok):
+    lab.journal.write_text("\n".join([entry("c1", "postfix/smtpd", UNKNOWN), entry("c2", "postfix/smtp", SENT)]))
+    if not queue_ok:
+        lab.tool("postqueue", "exit 69")
+    lab.run()
+    with open(str(lab.textfile / "mailrelay_postfix.prom"), "rb") as stream:
+        proc = subprocess.run([shutil.which("promtool"), "check", "metrics"], stdin=stream, capture_output=True,
+                              check=False)
+    # promtool prints lint problems (missing _total, units, ...) and exits non-zero for them.
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
