@@ -27,17 +27,21 @@ if PYROOT not in sys.path:
     sys.path.insert(0, PYROOT)
 
 
-def load_postfix_collector():
-    """The monitoring role's Postfix collector (a script without .py), imported as a module."""
+def load_script(relative_path, module_name):
+    """A script of the collection (a file without .py, e.g. one a role installs), imported as a module."""
     import importlib.machinery
     import importlib.util
 
-    path = os.path.join(REPO, "roles", "monitoring", "files", "mailrelay-postfix-metrics")
-    loader = importlib.machinery.SourceFileLoader("mailrelay_postfix_metrics", path)
+    loader = importlib.machinery.SourceFileLoader(module_name, os.path.join(REPO, relative_path))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+def load_postfix_collector():
+    """The monitoring role's Postfix collector."""
+    return load_script("roles/monitoring/files/mailrelay-postfix-metrics", "mailrelay_postfix_metrics")
 
 
 def postfix_collector_names():

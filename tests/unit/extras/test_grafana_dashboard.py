@@ -2,7 +2,6 @@
 """The Grafana dashboard: every query names a metric the relay exports, every panel tells the operator what to do."""
 
 import copy
-import importlib.util
 import json
 import os
 import re
@@ -12,7 +11,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import postfix_collector_names
+from conftest import load_script, postfix_collector_names
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_metrics as map_metrics
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _textfile as textfile
@@ -32,14 +31,7 @@ POSTFIX_COLLECTOR_NAMES = postfix_collector_names()
 PROMETHEUS_AND_NODE_NAMES = frozenset(("up", "node_textfile_scrape_error"))
 
 
-def _import_script():
-    spec = importlib.util.spec_from_file_location("dashboard_metrics", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dashboard_metrics = _import_script()
+dashboard_metrics = load_script("tests/prometheus/dashboard_metrics.py", "dashboard_metrics")
 
 
 def load_dashboard():

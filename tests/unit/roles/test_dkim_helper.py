@@ -2,31 +2,20 @@
 """The outbound_security role's DKIM helper: keys made once, records from them, DNS states."""
 
 import base64
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
 import stat
 
 import pytest
+from conftest import load_script
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _dkim_record as dr
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "outbound_security", "files",
-                      "mailrelay-dkim")
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
 
-def load_helper():
-    loader = importlib.machinery.SourceFileLoader("mailrelay_dkim", SCRIPT)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-helper = load_helper()
+helper = load_script("roles/outbound_security/files/mailrelay-dkim", "mailrelay_dkim")
 
 
 def test_generate_makes_both_keys_once_private(tmp_path):
