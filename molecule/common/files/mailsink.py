@@ -3,11 +3,14 @@
 Each message is written to SPOOL/<time>-<n>.eml with the envelope in
 X-Sink-* headers, so tests can check what arrived, for whom, and that the
 body is intact. Used for the Exchange stand-in and the internet's mail host.
+With --tls-cert and --tls-key it offers STARTTLS, and X-Sink-TLS says which
+protocol the session used ("none" without TLS).
 """
 import argparse
 import asyncio
 import itertools
 import os
+import ssl
 import time
 
 from aiosmtpd.controller import Controller
@@ -24,6 +27,8 @@ class Store:
         head = "X-Sink-Mail-From: %s\r\n" % envelope.mail_from
         head += "".join("X-Sink-Rcpt-To: %s\r\n" % r for r in envelope.rcpt_tos)
         head += "X-Sink-Peer: %s\r\n" % session.peer[0]
+        tls = (session.ssl or {}).get("ssl_object")
+        head += "X-Sink-TLS: %s\r\n" % (tls.version() if tls is not None else "none")
         tmp = os.path.join(self.spool, "." + name)
         with open(tmp, "wb") as fh:
             fh.write(head.encode() + envelope.original_content)
@@ -35,9 +40,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--spool", default="/var/spool/mailsink")
     parser.add_argument("--port", type=int, default=25)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
     controller = Controller(Store(args.spool), hostname="0.0.0.0", port=args.port,
-                            server_hostname=os.uname().nodename)
+                            server_hostname=os.uname().nodename, tls_context=context)
     controller.start()
     try:
         asyncio.new_event_loop().run_forever()
