@@ -14,7 +14,7 @@ BENCH_MIXES (default "smtp exchange": the fixtures of fixtures.py; section 1
 runs once per mix),
 BENCH_MAP_SIZES ("100000 1000000"), BENCH_ATTACK_SECONDS (15),
 BENCH_ROLE_LIMITS (JSON of the role's anti-harvesting defaults), BENCH_SECTIONS
-(default all: export startup profile noop maps attack).
+(default all: export startup profile noop maps attack signing; signing: signing_bench.py).
 """
 
 import json
@@ -27,6 +27,7 @@ import subprocess
 import time
 
 import fixtures
+import signing_bench
 
 ROOT = "/opt/bench"
 LIB = ROOT + "/lib"
@@ -49,7 +50,7 @@ MAP_SIZES = [int(n) for n in os.environ.get("BENCH_MAP_SIZES", "100000 1000000")
 ATTACK_SECONDS = float(os.environ.get("BENCH_ATTACK_SECONDS", "15"))
 ROLE_LIMITS = json.loads(os.environ.get("BENCH_ROLE_LIMITS", "{}"))
 MIXES = os.environ.get("BENCH_MIXES", "smtp exchange").split()
-SECTIONS = os.environ.get("BENCH_SECTIONS", "export startup profile noop maps attack").split()
+SECTIONS = os.environ.get("BENCH_SECTIONS", "export startup profile noop maps attack signing").split()
 # The module of another commit (run.sh stages BENCH_AB_REF's plugins there): section "ab"
 # runs it against this tree's module, interleaved, on the export's directories.
 AB_LIB = os.environ.get("BENCH_AB_LIB", "")
@@ -679,7 +680,7 @@ def main():
     setup_postfix("cdb:%s/noop/relay_recipients" % WORK)
     sections = dict(export=lambda: {mix: section_export(mix) for mix in MIXES}, startup=section_startup,
                     profile=section_profile, noop=lambda: section_noop(results["export"].get("smtp", {})),
-                    maps=section_map_types, attack=section_attack, ab=section_ab)
+                    maps=section_map_types, attack=section_attack, ab=section_ab, signing=signing_bench.section)
     results["export"] = {}
     for name in SECTIONS:
         results[name] = sections[name]()

@@ -9,6 +9,8 @@
 import json
 import sys
 
+import signing_bench
+
 
 def ratio(value, base):
     return "%.2fx" % (value / base) if base else "n/a"
@@ -341,6 +343,8 @@ def summary(results):
         lines.append("- " + samba_summary(results))
     if ab_summary(results):
         lines.append("- " + ab_summary(results))
+    if results.get("signing"):
+        lines.append("- " + signing_bench.summary(results["signing"]))
     attack = results.get("attack")
     if attack:
         lines.append("- Dictionary attack, limits off: static map {:.0f} rejects/s with {} slapd searches; `ldap:` table "
@@ -445,6 +449,9 @@ def render(results, wall):
         ab_section(results),
         "",
         commands(results, "ab"),
+        "## 8. DKIM signing cost",
+        "",
+        signing_bench.report(results.get("signing"), table),
     ]
     return "\n".join(parts)
 

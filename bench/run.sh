@@ -45,7 +45,7 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends slapd ldap-utils postfix postfix-cdb postfix-lmdb \
-    postfix-ldap python3-ldap3 time procps >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }
+    postfix-ldap python3-ldap3 time procps dkimpy-milter >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }
 SETUP
 
 # The module runs from a copy of the collection's plugins with the venv's
@@ -57,6 +57,8 @@ cp -r "$ROOT/plugins" "$stage/lib/ansible_collections/mailrelay/exchange/"
 cp -r "$SITE/ansible/__init__.py" "$SITE/ansible/release.py" "$SITE/ansible/_vendor" \
     "$SITE/ansible/module_utils" "$stage/lib/ansible/"
 cp "$ROOT"/bench/*.py "$ROOT"/bench/*.awk "$stage/"
+# Section "signing" sets the signer up with the outbound_security role's own helper and template.
+cp "$ROOT/roles/outbound_security/files/mailrelay-dkim" "$ROOT/roles/outbound_security/templates/dkimpy-milter.conf.j2" "$stage/"
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 podman exec "$NAME" mkdir -p /opt/bench
 podman cp "$stage/." "$NAME:/opt/bench/"
@@ -75,7 +77,7 @@ if [ -n "${BENCH_AB_REF:-}" ]; then
     [ "$BENCH_AB_REF" != "$ab_commit" ] || ab_name="$ab_commit"
     ab_env=(-e BENCH_AB_LIB=/opt/ab/lib -e BENCH_AB_REF="$ab_name")
     if [ -n "${BENCH_AB_REPS:-}" ]; then ab_env+=(-e BENCH_AB_REPS="$BENCH_AB_REPS"); fi
-    sections="${sections:-export startup profile noop maps attack} ab"
+    sections="${sections:-export startup profile noop maps attack signing} ab"
     log "A/B baseline: the module of $BENCH_AB_REF ($ab_commit)"
 fi
 
