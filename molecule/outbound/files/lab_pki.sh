@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The lab's PKI, made once on the name server: a CA the relays trust, a
 # certificate for the internet's mail host (its names, but not mx-stsbad) and
 # one for the MTA-STS policy server. Prints nothing; files in /etc/lab-pki.
