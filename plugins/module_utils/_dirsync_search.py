@@ -58,7 +58,11 @@ REPLICATION_RIGHT = (
 )
 
 Identity = namedtuple("Identity", ["dns_host_name", "invocation_id", "naming_context", "supports_dirsync"])
-Pass = namedtuple("Pass", ["changes", "cookie", "rounds", "entries"])
+Pass = namedtuple("Pass", ["changes", "cookie", "rounds", "entries", "deletions_visible"])
+Pass.__doc__ = """A DirSync pass: its changes, the new cookie, the rounds and entries it took, and
+whether the ``CN=Deleted Objects`` container came back (a pass from no cookie returns
+it to an account that may see tombstones; Samba AD 4.17 returns tombstones only to
+administrators, even with the replication right)."""
 
 
 class CookieRefused(LdapSourceError):
@@ -129,6 +133,7 @@ def read_changes(conn, base, attributes, cookie, object_security=False, time_lim
     """
     changes = []
     rounds = entries = 0
+    deletions_visible = False
     more = True
     while more:
         rounds += 1
@@ -155,4 +160,5 @@ def read_changes(conn, base, attributes, cookie, object_security=False, time_lim
             if change is not None:
                 entries += 1
                 changes.append(change)
-    return Pass(changes, bytes(cookie), rounds, entries)
+                deletions_visible = deletions_visible or (change.deleted and change.dn.lower().startswith("cn=deleted objects,"))
+    return Pass(changes, bytes(cookie), rounds, entries, deletions_visible)

@@ -640,6 +640,11 @@ dirsync:
     held_removals:
       description: Addresses this poll's changes would have removed when they were held (see O(dirsync_max_removals)).
       type: int
+    deletions_visible:
+      description:
+        - After a full resync, whether the account sees deleted objects (the pass returned C(CN=Deleted Objects)); when
+          false a warning says that deletions reach the map only with the next full resync. Absent after a delta.
+      type: bool
     state_saved:
       description: Whether the state was written (its objects, or only a newer cookie).
       type: bool
@@ -875,6 +880,13 @@ def dirsync_read(module, state, reason, detail, poll):
                 full_resync=reason is not None, reason=reason, reason_detail=detail)
     if reason is not None and reason != "requested":
         module.warn("DirSync full resync (%s): %s" % (reason, detail))
+    if reason is not None:
+        poll["deletions_visible"] = found.deletions_visible
+        if not found.deletions_visible:
+            module.warn(
+                "the full DirSync pass returned no CN=Deleted Objects: %s does not see deleted objects, so a deletion "
+                "reaches the map only with the next full resync (docs/dirsync.md, rights)" % (params["bind_dn"] or "this account")
+            )
     return state, found
 
 

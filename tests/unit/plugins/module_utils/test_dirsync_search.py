@@ -37,7 +37,7 @@ def test_a_pass_runs_until_the_server_has_no_more_and_keeps_the_last_cookie():
     conn = FakeConn([answer([entry("01", proxyAddresses="SMTP:a@example.com")], b"c1", more=True),
                      answer([entry("02", userAccountControl="514"), {"type": "searchResRef", "uri": ["x"]}], b"c2")])
     found = dsearch.read_changes(conn, "DC=corp", ["proxyAddresses"], None)
-    assert (found.cookie, found.rounds, found.entries) == (b"c2", 2, 2)
+    assert (found.cookie, found.rounds, found.entries, found.deletions_visible) == (b"c2", 2, 2, False)
     assert [c.guid for c in found.changes] == ["01", "02"]
     call = conn.calls[0]
     assert call["search_base"] == "DC=corp" and call["search_filter"] == dsearch.SYNC_FILTER
@@ -45,6 +45,13 @@ def test_a_pass_runs_until_the_server_has_no_more_and_keeps_the_last_cookie():
     assert [str(c[0]) for c in call["controls"]] == [dsearch.DIRSYNC_OID, "1.2.840.113556.1.4.417"]
     # The second round goes on from the first round's cookie.
     assert conn.calls[1]["controls"][0] != conn.calls[0]["controls"][0]
+
+
+def test_a_pass_that_returns_the_deleted_objects_container_sees_deletions():
+    container = entry("0d", isDeleted="TRUE")
+    container["dn"] = "CN=Deleted Objects,DC=corp"
+    found = dsearch.read_changes(FakeConn([answer([entry("01", proxyAddresses="SMTP:a@example.com"), container], b"c1")]), "DC=corp", [], None)
+    assert found.deletions_visible
 
 
 def test_a_cookie_the_server_cannot_read_is_refused_as_such():
