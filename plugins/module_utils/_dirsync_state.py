@@ -62,6 +62,7 @@ class State:
         self.cookie = None
         self.map_sha256 = None
         self.entries = None
+        self.refused_count = 0
         self.objects = {}
 
     def snapshot(self):
@@ -71,7 +72,7 @@ class State:
             server=dict(dns_host_name=self.dns_host_name, invocation_id=self.invocation_id),
             settings=self.settings,
             cookie=encode_cookie(self.cookie),
-            map=dict(sha256=self.map_sha256, entries=self.entries),
+            map=dict(sha256=self.map_sha256, entries=self.entries, refused_count=self.refused_count),
             objects=self.objects,
         )
 
@@ -105,6 +106,7 @@ def _state_from(data):
         state.cookie = decode_cookie(data["cookie"])
         state.map_sha256 = data["map"]["sha256"]
         state.entries = data["map"]["entries"]
+        state.refused_count = data["map"].get("refused_count", 0)
         state.objects = data["objects"]
     except (KeyError, TypeError, binascii.Error) as exc:
         raise ValueError("a field is missing or wrong: %s" % exc)

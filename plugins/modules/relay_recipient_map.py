@@ -67,13 +67,15 @@ options:
     required: true
   base_dns:
     description:
-      - Base DNs searched (subtree) one after the other. Required with O(source=ldap).
+      - Base DNs searched (subtree) one after the other. Required with O(source=ldap) and O(source=dirsync)
+        (which reads the whole naming context and keeps the objects below these in the map).
     type: list
     elements: str
   filter:
     description:
       - LDAP filter. The default catches users, groups, contacts and public folders with an SMTP address;
         AD compares attribute values case-insensitively, so it matches C(SMTP:) as well.
+      - O(source=dirsync) accepts only the default, which it applies to its state itself.
     type: str
     default: (proxyAddresses=smtp:*)
   page_size:
@@ -842,7 +844,7 @@ def dirsync_settings(params, base):
 
 
 def dirsync_read(module, state, reason, detail, poll):
-    """Read the changes since ``state``'s cookie, or every object after a full resync; return (state, Pass, reason).
+    """Read the changes since ``state``'s cookie, or every object for a full resync; return (state, Pass).
 
     A DC other than the state's, a changed invocationId or a cookie the server
     refuses empties the state first; ``poll`` gets the DC and the reason.
@@ -858,8 +860,7 @@ def dirsync_read(module, state, reason, detail, poll):
                 failure_reason="directory", server=server,
             )
         base = params["dirsync_base"] or identity.naming_context
-        bases = [dirsync_render.normalise_dn(b) for b in params["base_dns"]]
-        outside = [b for b, n in zip(params["base_dns"], bases) if not dirsync_render.under(n, [dirsync_render.normalise_dn(base)])]
+        outside = [b for b in params["base_dns"] if not dirsync_render.under(b, [dirsync_render.normalise_dn(base)])]
         if outside:
             module.fail_json(msg="base_dns outside the DirSync base %s: %s" % (base, ", ".join(outside)), failure_reason="arguments")
         attributes, fingerprint = dirsync_settings(params, base)
@@ -906,7 +907,7 @@ def unchanged_result(result, state, stats):
     result.update(source_counts(stats, result["dirsync"]["server"], [], 0))
     result.update(
         entries=count, previous_entries=count, added=0, removed=0, added_addresses=[], removed_addresses=[], refused=[],
-        refused_count=0, dropped_by_domain={}, ignored_by_type={}, sha256=state.map_sha256,
+        refused_count=state.refused_count, dropped_by_domain={}, ignored_by_type={}, sha256=state.map_sha256,
         gate=dict(passed=True, forced=False, reasons=[], old_count=count, new_count=count, removed_percent=0.0),
     )
     return result
@@ -960,6 +961,7 @@ def dirsync_run(module, work, domains, must_exist, map_file, result, started):
     result = build(module, work, domains, must_exist, map_file, result, started, fill, hold)
     if not module.check_mode:
         state.cookie, state.map_sha256, state.entries = found.cookie, result["sha256"], result["entries"]
+        state.refused_count = result["refused_count"]
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             dirsync_state.save_snapshot(directory, state)
