@@ -14,6 +14,10 @@ What a DirSync answer means (measured against Samba AD 4.17, as AD documents it)
   absent did not change; one present without values (ldap3: None) was cleared.
 - Every entry carries ``objectGUID``; its DN is the object's DN now, so a
   renamed or moved object comes back (``name`` is requested for that).
+- Only the ``smtp:`` values of ``proxyAddresses`` and ``targetAddress`` are
+  kept: the map is made of them alone (X500, SIP, EUM, X400 values are only
+  counted by the full export), and they are a third of an Exchange mailbox's
+  values, so the state is smaller and quicker to read and write.
 - A deleted object comes back as its tombstone, with ``isDeleted: TRUE``,
   under ``CN=Deleted Objects``. A first pass (no cookie) returns every older
   tombstone too: a tombstone of an object not in the state removes nothing.
@@ -26,6 +30,7 @@ __metaclass__ = type
 from collections import namedtuple
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_errors import ProtocolError
+from ansible_collections.mailrelay.exchange.plugins.module_utils._ldap_page import TYPED_ATTRIBUTES
 
 # The attributes the state keeps of an object, as the full export reads them.
 STORED = frozenset(("proxyaddresses", "mail", "targetaddress", "useraccountcontrol", "msexchrecipienttypedetails"))
@@ -65,7 +70,10 @@ def change_of(entry):
                 "%s came back in ranges (%s) in a DirSync answer; a full export reads such values to the end" % (entry.get("dn"), name)
             )
         elif lowered in STORED:
-            attributes[lowered] = [_text(value) for value in values] if values else None
+            texts = [_text(value) for value in values or ()]
+            if lowered in TYPED_ATTRIBUTES:
+                texts = [text for text in texts if text[:5].lower() == "smtp:"]
+            attributes[lowered] = texts or None
     if guid is None:
         raise ProtocolError("a DirSync entry without objectGUID: %s" % entry.get("dn"))
     return Change(guid, entry.get("dn", ""), attributes, deleted)

@@ -58,9 +58,9 @@ options:
         O(dirsync_state_dir). The map is rendered from that whole state through the same validation, gate and
         swap as V(ldap), so it is the map a full export would build at the same moment, byte for byte. The first run,
         or any run whose state cannot go on (none or unreadable, other settings, another DC or C(invocationId), a
-        cookie the server refuses, O(dirsync_full_resync)), reads every object instead: a full resync, its reason in
+        cookie the server refuses, O(dirsync_full_resync)), reads every object instead (a full resync), its reason in
         RV(dirsync.reason) and in a warning. A run that finds no change writes neither the map nor the state's objects.
-        Active Directory and Samba AD only; against a directory without DirSync (OpenLDAP) the run fails and says so:
+        Active Directory and Samba AD only; against a directory without DirSync (OpenLDAP) the run fails and says so;
         keep V(ldap) there. See C(docs/dirsync.md).
     type: str
     choices: [ldap, dirsync, file]
@@ -294,7 +294,7 @@ options:
     description:
       - Set the DirSync object-security flag, so an account without the C(Replicating Directory Changes) right may
         read the changes of the objects it can read.
-      - With it, deleted objects are not returned (measured on Samba AD, as AD documents it): an address of a
+      - With it, deleted objects are not returned (measured on Samba AD, as AD documents it), so an address of a
         deleted object stays in the map until the next full resync (O(dirsync_full_resync), the role's nightly job).
     type: bool
     default: false

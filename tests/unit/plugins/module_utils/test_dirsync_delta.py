@@ -38,6 +38,15 @@ def test_an_entry_becomes_a_change_with_cleared_attributes_as_none():
     assert dd.change_of({"type": "searchResRef", "uri": ["ldap://x"]}) is None
 
 
+def test_only_smtp_values_of_typed_attributes_are_kept():
+    change = dd.change_of(response("0a0b", "CN=A," + BASE, {
+        "proxyAddresses": ["SMTP:a@example.com", "X500:/o=corp/cn=a", "sip:a@example.com", "smtp:b@example.org"],
+        "mail": ["a@example.com"]}))
+    assert change.attributes == {"proxyaddresses": ["SMTP:a@example.com", "smtp:b@example.org"], "mail": ["a@example.com"]}
+    # An object left with no SMTP value has none: as cleared.
+    assert dd.change_of(response("0a0b", "CN=A," + BASE, {"proxyAddresses": ["X500:/o=corp/cn=a"]})).attributes == {"proxyaddresses": None}
+
+
 def test_a_tombstone_is_a_deletion():
     change = dd.change_of(response("0a0b", "CN=A\\0ADEL:x,CN=Deleted Objects,DC=corp", {"proxyAddresses": None}, deleted=True))
     assert change.deleted
