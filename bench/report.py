@@ -9,6 +9,8 @@
 import json
 import sys
 
+import dirsync_report
+
 
 def ratio(value, base):
     return "%.2fx" % (value / base) if base else "n/a"
@@ -339,6 +341,8 @@ def summary(results):
                          and noop["reloads_in_log_unchanged"] and not noop["changed"] else "NO"))
     if samba_summary(results):
         lines.append("- " + samba_summary(results))
+    if dirsync_report.summary(results):
+        lines.append("- " + dirsync_report.summary(results))
     if ab_summary(results):
         lines.append("- " + ab_summary(results))
     attack = results.get("attack")
@@ -445,6 +449,9 @@ def render(results, wall):
         ab_section(results),
         "",
         commands(results, "ab"),
+        "## 8. DirSync: deltas against the full export, and latency",
+        "",
+        dirsync_report.section(results),
     ]
     return "\n".join(parts)
 
