@@ -55,9 +55,10 @@ def section(results):
           "moments 2-10 s apart ({kinds}); for each change and relay, the seconds from `ldbmodify` returning to the "
           "relay's installed table answering as expected (the source read here is renamed into place right after "
           "the compiled cdb that Postfix reads). {samples} samples, {missed} never reached: median **{median} s**, "
-          "p95 **{p95} s**, min {min} s, max {max} s. Polls: {polls}, median {busy} s with a change{quiet}. After the last change both relays' maps equal a full export: {identical}. The SMTP answer "
-          "itself is measured by the Molecule scenario `dirsync` (3 batches of changes, RCPT TO on two relays, "
-          "each within 60 s).\n".format(
+          "p95 **{p95} s**, min {min} s, max {max} s. Polls: {polls}, median {busy} s with a change{quiet}. After "
+          "the last change both relays' maps equal a full export: {identical}. The SMTP answer itself is measured "
+          "by the Molecule scenario `dirsync` (creations, then renames, disabling and deletions, at RCPT TO on two "
+          "relays, each within 60 s).\n".format(
               relays=lat["relays"], interval=lat["interval"], changes=lat["changes"],
               kinds=", ".join("%d %s" % (v, k) for k, v in sorted(lat["kinds"].items())), samples=lat["samples"],
               missed=lat["missed"], median=lat["median"], p95=lat["p95"], min=lat["min"], max=lat["max"],

@@ -11,8 +11,8 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_er
 OK = {"result": 0, "description": "success"}
 
 
-def answer(entries, cookie, more=False, result=OK):
-    return dict(result, controls={dsearch.DIRSYNC_OID: {"value": {"cookie": cookie, "more_results": more}}}), entries
+def answer(entries, cookie, more=False):
+    return dict(OK, controls={dsearch.DIRSYNC_OID: {"value": {"cookie": cookie, "more_results": more}}}), entries
 
 
 def entry(guid, **attributes):
@@ -30,7 +30,6 @@ class FakeConn:
     def search(self, **kwargs):
         self.calls.append(kwargs)
         self.result, self.response = self.answers.pop(0)
-
 
 
 def test_a_pass_runs_until_the_server_has_no_more_and_keeps_the_last_cookie():
