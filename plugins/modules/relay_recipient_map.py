@@ -642,6 +642,11 @@ dirsync:
     held_removals:
       description: Addresses this poll's changes would have removed when they were held (see O(dirsync_max_removals)).
       type: int
+    resync_corrected:
+      description:
+        - After a full resync of a state that had rendered a map, the addresses it added to and removed from the live
+          map (what the deltas had missed, or a held deletion it applied); also a warning naming the first ten of each.
+      type: dict
     deletions_visible:
       description:
         - After a full resync, whether the account sees deleted objects (the pass returned C(CN=Deleted Objects)); when
@@ -921,6 +926,7 @@ def dirsync_run(module, work, domains, must_exist, map_file, result, started):
                          failure_reason="arguments")
     directory = params["dirsync_state_dir"]
     state, reason, detail = dirsync_state.load(directory)
+    state_had_map = state.map_sha256 is not None
     if reason is None and params["dirsync_full_resync"]:
         reason, detail = "requested", "a full resync was asked for (dirsync_full_resync)"
     poll = result["dirsync"] = dict(held_removals=0, state_saved=False)
@@ -959,6 +965,12 @@ def dirsync_run(module, work, domains, must_exist, map_file, result, started):
         return why
 
     result = build(module, work, domains, must_exist, map_file, result, started, fill, hold)
+    if poll["full_resync"] and state_had_map and (result["added"] or result["removed"]):
+        # The check the nightly resync is for: what the deltas had not brought (or a held deletion).
+        poll["resync_corrected"] = dict(added=result["added"], removed=result["removed"])
+        module.warn("the DirSync full resync (%s) changed the live map: %d added, %d removed (%s)" % (
+            poll["reason"], result["added"], result["removed"],
+            ", ".join(["+" + a for a in result["added_addresses"][:10]] + ["-" + a for a in result["removed_addresses"][:10]])))
     if not module.check_mode:
         state.cookie, state.map_sha256, state.entries = found.cookie, result["sha256"], result["entries"]
         state.refused_count = result["refused_count"]
