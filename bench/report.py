@@ -449,7 +449,7 @@ def render(results, wall):
         ab_section(results),
         "",
         commands(results, "ab"),
-        "## 8. DirSync: deltas against the full export, and latency",
+        "## 9. DirSync: deltas against the full export, and latency",
         "",
         dirsync_report.section(results),
     ]
