@@ -9,6 +9,7 @@
 import json
 import sys
 
+import dirsync_report
 import signing_bench
 
 
@@ -341,6 +342,8 @@ def summary(results):
                          and noop["reloads_in_log_unchanged"] and not noop["changed"] else "NO"))
     if samba_summary(results):
         lines.append("- " + samba_summary(results))
+    if dirsync_report.summary(results):
+        lines.append("- " + dirsync_report.summary(results))
     if ab_summary(results):
         lines.append("- " + ab_summary(results))
     if results.get("signing"):
@@ -452,6 +455,10 @@ def render(results, wall):
         "## 8. DKIM signing cost",
         "",
         signing_bench.report(results.get("signing"), table),
+        "",
+        "## 9. DirSync: deltas against the full export, and latency",
+        "",
+        dirsync_report.section(results),
     ]
     return "\n".join(parts)
 

@@ -23,6 +23,11 @@ SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansi
 OUT="$ROOT/.build/bench"
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*"; }
+# merge KEY: put $OUT/KEY.json into results.json under KEY.
+merge() {
+    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r[sys.argv[3]] = json.load(open(sys.argv[2])); json.dump(r, open(sys.argv[1], "w"), indent=1, sort_keys=True)' \
+        "$OUT/results.json" "$OUT/$1.json" "$1"
+}
 
 load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 started=$(date +%s)
@@ -114,8 +119,14 @@ SETUP
     podman exec -e BENCH_SAMBA_SIZES="$SAMBA_SIZES" ${BENCH_REPS:+-e BENCH_REPS="$BENCH_REPS"} \
         "$SAMBA" python3 /opt/bench/samba_bench.py
     podman cp "$SAMBA:/var/bench/samba.json" "$OUT/samba.json"
-    "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); r["samba"] = json.load(open(sys.argv[2])); json.dump(r, open(sys.argv[1], "w"), indent=1, sort_keys=True)' \
-        "$OUT/results.json" "$OUT/samba.json"
+    merge samba
+    # DirSync (issue 12) on the directory samba_bench.py loaded: bench/dirsync_bench.py.
+    if [ -z "${BENCH_SECTIONS-}" ] || [[ " $BENCH_SECTIONS " == *" dirsync "* ]]; then
+        log "running bench/dirsync_bench.py in $SAMBA"
+        podman exec "$SAMBA" python3 /opt/bench/dirsync_bench.py
+        podman cp "$SAMBA:/var/bench/dirsync.json" "$OUT/dirsync.json"
+        merge dirsync
+    fi
 fi
 report="$ROOT/docs/benchmarks.md"
 [ -z "${BENCH_SECTIONS-}" ] || report="$OUT/benchmarks.md"

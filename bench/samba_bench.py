@@ -135,12 +135,17 @@ def main():
                    load_per_s=round((n - loaded_before) / load_s), served_per_s=round(n / row["c_s"]))
         results["sizes"][n] = row
     stop()
+    finish(results, "samba", started)
+
+
+def finish(results, section, started):
+    """Add the load at the end, the time taken and the commands of ``section``; write WORK/<section>.json."""
     results["load_at_end"] = " ".join(bench.sh("cat /proc/loadavg").split()[:3])
     results["total_s"] = round(time.monotonic() - started, 1)
-    results["commands"] = dict(samba=bench.COMMANDS.get("samba", []))
-    with open(bench.WORK + "/samba.json", "w") as stream:
+    results["commands"] = {section: bench.COMMANDS.get(section, [])}
+    with open("%s/%s.json" % (bench.WORK, section), "w") as stream:
         json.dump(results, stream, indent=1, sort_keys=True)
-    bench.log("samba done in %.0f s" % results["total_s"])
+    bench.log("%s done in %.0f s" % (section, results["total_s"]))
 
 
 if __name__ == "__main__":

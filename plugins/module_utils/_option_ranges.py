@@ -25,6 +25,8 @@ RANGES = {
     "refused_limit": (0, 1000000, "values listed"),
     "lock_timeout": (0, 3600, "seconds"),
     "refresh_interval": (60, 31 * 86400, "seconds between two scheduled builds"),
+    "dirsync_max_removals": (0, 1000000, "addresses a DirSync poll may remove"),
+    "dirsync_approve_removals": (0, 1000000, "addresses a held DirSync poll may remove"),
 }
 
 

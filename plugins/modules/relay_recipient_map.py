@@ -52,18 +52,30 @@ options:
   source:
     description:
       - Where the addresses come from.
+      - V(ldap) is a full export, a paged search of every recipient under O(base_dns).
+      - V(dirsync) reads only what changed in Active Directory since the last run, with the DirSync control
+        (C(1.2.840.113556.1.4.841)), and keeps every object it has seen (object GUID, DN, addresses) in
+        O(dirsync_state_dir). The map is rendered from that whole state through the same validation, gate and
+        swap as V(ldap), so it is the map a full export would build at the same moment, byte for byte. The first run,
+        or any run whose state cannot go on (none or unreadable, other settings, another DC or C(invocationId), a
+        cookie the server refuses, O(dirsync_full_resync)), reads every object instead (a full resync), its reason in
+        RV(dirsync.reason) and in a warning. A run that finds no change writes neither the map nor the state's objects.
+        Active Directory and Samba AD only; against a directory without DirSync (OpenLDAP) the run fails and says so;
+        keep V(ldap) there. See C(docs/dirsync.md).
     type: str
-    choices: [ldap, file]
+    choices: [ldap, dirsync, file]
     required: true
   base_dns:
     description:
-      - Base DNs searched (subtree) one after the other. Required with O(source=ldap).
+      - Base DNs searched (subtree) one after the other. Required with O(source=ldap) and O(source=dirsync)
+        (which reads the whole naming context and keeps the objects below these in the map).
     type: list
     elements: str
   filter:
     description:
       - LDAP filter. The default catches users, groups, contacts and public folders with an SMTP address;
         AD compares attribute values case-insensitively, so it matches C(SMTP:) as well.
+      - O(source=dirsync) accepts only the default, which it applies to its state itself.
     type: str
     default: (proxyAddresses=smtp:*)
   page_size:
@@ -264,6 +276,53 @@ options:
         From V(60) to V(2678400) (31 days).
     type: int
     default: 3600
+  dirsync_state_dir:
+    description:
+      - With O(source=dirsync), the directory of the DirSync state of this map (C(objects.json), C(cookie.json), mode
+        C(0600)); created C(0700) when missing. One per map; never shared between hosts.
+      - The state is written only after the map was installed or found unchanged, never in check mode.
+    type: path
+    version_added: 0.1.0
+  dirsync_base:
+    description:
+      - The naming context DirSync reads (AD accepts only the head of a naming context). Defaults to the
+        C(defaultNamingContext) of the DC; every O(base_dns) must lie below it, and only objects under O(base_dns)
+        go into the map.
+    type: str
+    version_added: 0.1.0
+  dirsync_object_security:
+    description:
+      - Set the DirSync object-security flag, so an account without the C(Replicating Directory Changes) right may
+        read the changes of the objects it can read.
+      - With it, deleted objects are not returned (measured on Samba AD, as AD documents it), so an address of a
+        deleted object stays in the map until the next full resync (O(dirsync_full_resync), the role's nightly job).
+    type: bool
+    default: false
+    version_added: 0.1.0
+  dirsync_full_resync:
+    description:
+      - Read every object again and rebuild the state from nothing (reason C(requested)). The role's scheduled
+        refresh does this, nightly by default, as the check and fallback of the deltas. Its map passes the full
+        export's gate (O(max_shrink_percent)), not O(dirsync_max_removals).
+    type: bool
+    default: false
+    version_added: 0.1.0
+  dirsync_max_removals:
+    description:
+      - A poll (not a full resync) whose changes would remove more than this many addresses from the live map is
+        held - the gate fails, naming them, the live map keeps them and the state is not moved on, so every
+        following poll fails the same way - until O(dirsync_approve_removals) approves it or a full resync applies it.
+        From V(0) to V(1000000).
+    type: int
+    default: 20
+    version_added: 0.1.0
+  dirsync_approve_removals:
+    description:
+      - Apply a held poll that removes at most this many addresses (the number the held failure named).
+        From V(0) to V(1000000).
+    type: int
+    default: 0
+    version_added: 0.1.0
 notes:
   - A search counts as complete only when the server returns an empty paged-results cookie. Any result
     code other than success on any page (size, time or admin limit exceeded, referral, unavailable, ...)
@@ -543,6 +602,62 @@ reloaded:
   returned: always
   type: bool
   sample: false
+dirsync:
+  description: With O(source=dirsync), what the poll read and did.
+  returned: with O(source=dirsync), when the poll got that far
+  type: dict
+  contains:
+    full_resync:
+      description: Whether every object was read (no cookie).
+      type: bool
+    reason:
+      description:
+        - Why a full resync was made, one of V(no_state), V(state_invalid), V(settings_changed), V(dc_changed),
+          V(invocation_id_changed), V(cookie_refused), V(requested); null for a delta.
+      type: str
+    reason_detail:
+      description: The reason in words (the saved and the current DC, the server's answer).
+      type: str
+    dc:
+      description: C(dnsHostName) of the DC that answered.
+      type: str
+    invocation_id:
+      description: C(invocationId) of that DC, hex.
+      type: str
+    entries_read:
+      description: Directory entries the DirSync pass returned (with a delta, about the number of changed objects).
+      type: int
+    objects_changed:
+      description: Objects added or changed in the state.
+      type: int
+    objects_deleted:
+      description: Objects removed from the state (tombstones of objects it held).
+      type: int
+    tombstones_ignored:
+      description: Tombstones of objects the state never held (a first pass returns every older tombstone).
+      type: int
+    objects:
+      description: Objects in the state after the poll.
+      type: int
+    held_removals:
+      description: Addresses this poll's changes would have removed when they were held (see O(dirsync_max_removals)).
+      type: int
+    resync_corrected:
+      description:
+        - After a full resync of a state that had rendered a map, the addresses it added to and removed from the live
+          map (what the deltas had missed, or a held deletion it applied); also a warning naming the first ten of each.
+      type: dict
+    deletions_visible:
+      description:
+        - After a full resync, whether the account sees deleted objects (the pass returned C(CN=Deleted Objects)); when
+          false a warning says that deletions reach the map only with the next full resync. Absent after a delta.
+      type: bool
+    state_saved:
+      description: Whether the state was written (its objects, or only a newer cookie).
+      type: bool
+  sample: {"full_resync": false, "reason": null, "dc": "dc1.corp.example.com", "entries_read": 2, "objects_changed": 2,
+           "objects_deleted": 0, "tombstones_ignored": 0, "objects": 5120, "held_removals": 0, "state_saved": true}
+  version_added: 0.1.0
 lock_waited:
   description:
     - Seconds the run waited for another build of the same map (see O(lock_timeout)); a wait of a second or more
@@ -558,6 +673,12 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _build_lock as build_lock
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _delta_gate as delta_gate
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _dirsync_delta as dirsync_delta
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _dirsync_metrics as dirsync_metrics
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _dirsync_render as dirsync_render
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _dirsync_search as dirsync_search
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _dirsync_state as dirsync_state
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _end_marker as end_marker
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _install_policy as install_policy
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_connect as ldap_connect
@@ -566,6 +687,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_so
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_metrics as map_metrics
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _search_references as search_references
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _system_mailboxes as system_mailboxes
 from ansible_collections.mailrelay.exchange.plugins.module_utils._address import normalise_domains
 from ansible_collections.mailrelay.exchange.plugins.module_utils._collector import RecipientCollector
 from ansible_collections.mailrelay.exchange.plugins.module_utils._file_source import FILE_READERS, read_file_source
@@ -578,7 +700,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils._option_ranges 
 def argument_spec():
     spec = ldap_connect.ldap_argument_spec()
     spec.update(
-        source=dict(type="str", required=True, choices=["ldap", "file"]),
+        source=dict(type="str", required=True, choices=["ldap", "dirsync", "file"]),
         base_dns=dict(type="list", elements="str"),
         filter=dict(type="str", default=ldap_source.DEFAULT_FILTER),
         page_size=dict(type="int", default=1000),
@@ -609,6 +731,12 @@ def argument_spec():
         lock_timeout=dict(type="int", default=300),
         metrics_dir=dict(type="path"),
         refresh_interval=dict(type="int", default=3600),
+        dirsync_state_dir=dict(type="path"),
+        dirsync_base=dict(type="str"),
+        dirsync_object_security=dict(type="bool", default=False),
+        dirsync_full_resync=dict(type="bool", default=False),
+        dirsync_max_removals=dict(type="int", default=20),
+        dirsync_approve_removals=dict(type="int", default=0),
     )
     return spec
 
@@ -642,6 +770,11 @@ class RelayMapModule(AnsibleModule):
         for warning in warnings:
             self.warn(warning)
         outcome["metrics_file"] = path
+        if outcome.get("dirsync"):
+            try:
+                dirsync_metrics.record_poll(directory, outcome["map_source"], outcome["dirsync"], outcome.get("failed", False))
+            except (ValueError, OSError) as exc:
+                self.warn("the DirSync metrics were not written to %s: %s" % (directory, exc))
 
     def fail_json(self, msg, failure_reason=None, **kwargs):
         failure_reason = failure_reason or ("other" if self.options_checked else "arguments")
@@ -657,7 +790,8 @@ class RelayMapModule(AnsibleModule):
         super(RelayMapModule, self).exit_json(**kwargs)
 
 
-def collect_ldap(module, collector, result):
+def open_directory(module):
+    """(connection, URI) of the first directory server that binds; fail_json for a missing library or a bad URI."""
     params = module.params
     if not ldap_errors.HAS_LDAP3:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=ldap_errors.LDAP3_IMPORT_ERROR, failure_reason="arguments")
@@ -667,7 +801,12 @@ def collect_ldap(module, collector, result):
         problem = ldap_connect.transport_problem(uri, params["start_tls"], params["allow_plaintext"])
         if problem:
             module.fail_json(msg=problem, failure_reason="arguments")
-    conn, server = ldap_connect.connect(params)
+    return ldap_connect.connect(params)
+
+
+def collect_ldap(module, collector, result):
+    params = module.params
+    conn, server = open_directory(module)
     try:
         stats = ldap_source.export(
             conn,
@@ -695,6 +834,154 @@ def collect_ldap(module, collector, result):
         raise ldap_errors.LdapSourceError(failure)
     if warning:
         module.warn(warning)
+
+
+def dirsync_settings(params, base):
+    """The attributes the DirSync state keeps and the fingerprint of what shapes them."""
+    attributes = ldap_source.requested_attributes(
+        params["include_mail"], params["include_target_address"], params["exclude_disabled"], params["exclude_system_mailboxes"]
+    )
+    fingerprint = dirsync_state.settings_fingerprint(
+        base=dirsync_render.normalise_dn(base), attributes=sorted(a.lower() for a in attributes),
+        object_security=params["dirsync_object_security"], filter=dirsync_search.SYNC_FILTER,
+    )
+    return attributes, fingerprint
+
+
+def dirsync_read(module, state, reason, detail, poll):
+    """Read the changes since ``state``'s cookie, or every object for a full resync; return (state, Pass).
+
+    A DC other than the state's, a changed invocationId or a cookie the server
+    refuses empties the state first; ``poll`` gets the DC and the reason.
+    """
+    params = module.params
+    conn, server = open_directory(module)
+    try:
+        identity = dirsync_search.read_identity(conn, params["timeout"])
+        if not identity.supports_dirsync:
+            module.fail_json(
+                msg="%s does not offer the DirSync control (%s), as OpenLDAP does not: keep the full export "
+                "(source: ldap; role: relay_recipients_dirsync_enabled false)" % (server, dirsync_search.DIRSYNC_OID),
+                failure_reason="directory", server=server,
+            )
+        base = params["dirsync_base"] or identity.naming_context
+        outside = [b for b in params["base_dns"] if not dirsync_render.under(b, [dirsync_render.normalise_dn(base)])]
+        if outside:
+            module.fail_json(msg="base_dns outside the DirSync base %s: %s" % (base, ", ".join(outside)), failure_reason="arguments")
+        attributes, fingerprint = dirsync_settings(params, base)
+        if reason is None:
+            reason, detail = dirsync_state.resync_reason(state, identity.dns_host_name, identity.invocation_id, fingerprint)
+        if reason is not None:
+            state = dirsync_state.State()
+        try:
+            found = dirsync_search.read_changes(conn, base, attributes, state.cookie, params["dirsync_object_security"], params["timeout"])
+        except dirsync_search.CookieRefused as exc:
+            reason, detail = "cookie_refused", str(exc)
+            state = dirsync_state.State()
+            found = dirsync_search.read_changes(conn, base, attributes, None, params["dirsync_object_security"], params["timeout"])
+    finally:
+        ldap_connect.close(conn)
+    state.dns_host_name, state.invocation_id, state.settings = identity.dns_host_name, identity.invocation_id, fingerprint
+    poll.update(server=server, dc=identity.dns_host_name, invocation_id=identity.invocation_id, base=base,
+                full_resync=reason is not None, reason=reason, reason_detail=detail)
+    if reason is not None and reason != "requested":
+        module.warn("DirSync full resync (%s): %s" % (reason, detail))
+    if reason is not None:
+        poll["deletions_visible"] = found.deletions_visible
+        if not found.deletions_visible:
+            module.warn(
+                "the full DirSync pass returned no CN=Deleted Objects: %s does not see deleted objects, so a deletion "
+                "reaches the map only with the next full resync (docs/dirsync.md, rights)" % (params["bind_dn"] or "this account")
+            )
+    return state, found
+
+
+def live_map_matches(params, state):
+    """Whether the live map is the one ``state`` rendered last (and its table is current)."""
+    map_path = params["map_path"]
+    if not state.map_sha256 or not os.path.exists(map_path):
+        return False
+    if params["compile"] and not postfix_map.is_current(map_path, params["map_type"]):
+        return False
+    return postfix_map.digest_and_count(map_path)[0] == state.map_sha256
+
+
+def unchanged_result(result, state, stats):
+    """The result of a poll that changed nothing: the figures of the map the state rendered last."""
+    count = state.entries
+    result.update(source_counts(stats, result["dirsync"]["server"], [], 0))
+    result.update(
+        entries=count, previous_entries=count, added=0, removed=0, added_addresses=[], removed_addresses=[], refused=[],
+        refused_count=state.refused_count, dropped_by_domain={}, ignored_by_type={}, sha256=state.map_sha256,
+        gate=dict(passed=True, forced=False, reasons=[], old_count=count, new_count=count, removed_percent=0.0),
+    )
+    return result
+
+
+def dirsync_run(module, work, domains, must_exist, map_file, result, started):
+    """One DirSync poll: read the changes, merge them into the state, render, gate, install, save the state."""
+    params = module.params
+    if params["filter"] != ldap_source.DEFAULT_FILTER:
+        module.fail_json(msg="source=dirsync renders the default filter %s only, not %s" % (ldap_source.DEFAULT_FILTER, params["filter"]),
+                         failure_reason="arguments")
+    directory = params["dirsync_state_dir"]
+    state, reason, detail = dirsync_state.load(directory)
+    state_had_map = state.map_sha256 is not None
+    if reason is None and params["dirsync_full_resync"]:
+        reason, detail = "requested", "a full resync was asked for (dirsync_full_resync)"
+    poll = result["dirsync"] = dict(held_removals=0, state_saved=False)
+    try:
+        state, found = dirsync_read(module, state, reason, detail, poll)
+        delta = dirsync_delta.apply_changes(state.objects, found.changes)
+    except (ldap_errors.LdapSourceError, ldap_errors.LDAPException) as exc:
+        module.fail_json(msg="DirSync failed, live map kept: %s" % exc, failure_reason="directory", **result)
+    poll.update(entries_read=found.entries, rounds=found.rounds, objects_changed=delta.changed, objects_deleted=delta.deleted,
+                objects_unchanged=delta.unchanged, tombstones_ignored=delta.tombstones_ignored, objects=len(state.objects))
+    stats = ExportStats()
+    stats.entries = found.entries
+    if not poll["full_resync"] and not delta.changed and not delta.deleted and live_map_matches(params, state):
+        result = unchanged_result(result, state, stats)
+        if not module.check_mode and found.cookie != state.cookie:
+            state.cookie = found.cookie
+            dirsync_state.save_cookie(directory, state)
+            poll["state_saved"] = True
+        result["duration"] = round(time.monotonic() - started, 3)
+        return result
+
+    def fill(collector):
+        rendered = dirsync_render.render(
+            state.objects, params["base_dns"], collector, params["exclude_disabled"],
+            system_mailboxes.system_mailbox if params["exclude_system_mailboxes"] else None,
+        )
+        poll["exported_objects"] = rendered.entries
+        rendered.entries = found.entries
+        result.update(source_counts(rendered, poll["server"], [], params["refused_limit"]))
+
+    def hold(diff):
+        if poll["full_resync"]:
+            return None
+        why = delta_gate.hold_reason(diff.removed_count, diff.removed, params["dirsync_max_removals"], params["dirsync_approve_removals"])
+        poll["held_removals"] = diff.removed_count if why else 0
+        return why
+
+    result = build(module, work, domains, must_exist, map_file, result, started, fill, hold)
+    if poll["full_resync"] and state_had_map and (result["added"] or result["removed"]):
+        # The check the nightly resync is for: what the deltas had not brought (or a held deletion).
+        poll["resync_corrected"] = dict(added=result["added"], removed=result["removed"])
+        module.warn("the DirSync full resync (%s) changed the live map: %d added, %d removed (%s)" % (
+            poll["reason"], result["added"], result["removed"],
+            ", ".join(["+" + a for a in result["added_addresses"][:10]] + ["-" + a for a in result["removed_addresses"][:10]])))
+    if not module.check_mode:
+        state.cookie, state.map_sha256, state.entries = found.cookie, result["sha256"], result["entries"]
+        state.refused_count = result["refused_count"]
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            dirsync_state.save_snapshot(directory, state)
+        except OSError as exc:
+            module.fail_json(msg="the map was installed but the DirSync state could not be saved in %s: %s" % (directory, exc),
+                             failure_reason="other", **result)
+        poll["state_saved"] = True
+    return result
 
 
 def source_counts(stats, server, missed, limit):
@@ -761,11 +1048,11 @@ def export_failure_reason(params, exc):
     """The failure_reason of an export that raised ``exc``."""
     if isinstance(exc, end_marker.EndMarkerError):
         return "upload_incomplete"
-    return "directory" if params["source"] == "ldap" else "source_file"
+    return "source_file" if params["source"] == "file" else "directory"
 
 
-def export_sorted(module, work, domains, must_exist, result):
-    """Export into a sorted source in ``work``; return (its path, the collector)."""
+def export_sorted(module, work, domains, must_exist, result, fill):
+    """Export into a sorted source in ``work`` with ``fill(collector)``; return (its path, the collector)."""
     params = module.params
     try:
         source = postfix_map.SortedSource(work)
@@ -773,7 +1060,7 @@ def export_sorted(module, work, domains, must_exist, result):
         module.fail_json(msg="%s; live map kept" % exc, failure_reason="map_build", **result)
     collector = RecipientCollector(domains, params["refused_limit"], sink=source, watch=must_exist)
     try:
-        collect(module, work, collector, result)
+        fill(collector)
     except (ldap_errors.LdapSourceError, ldap_errors.LDAPException, ValueError, OSError) as exc:
         source.abort()
         module.fail_json(msg="recipient export failed, live map kept: %s" % exc, failure_reason=export_failure_reason(params, exc), **result)
@@ -787,13 +1074,17 @@ def export_sorted(module, work, domains, must_exist, result):
         module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, failure_reason="map_build", **result)
 
 
-def build(module, work, domains, must_exist, map_file, result, started):
+def build(module, work, domains, must_exist, map_file, result, started, fill, hold=None):
+    """Export with ``fill(collector)``, gate and install; return the result.
+
+    ``hold(diff)`` is the reason to hold a delta's removals, or None (see _delta_gate).
+    """
     params = module.params
     map_path = params["map_path"]
     map_type = params["map_type"]
     compile_table = params["compile"]
 
-    new_source, collector = export_sorted(module, work, domains, must_exist, result)
+    new_source, collector = export_sorted(module, work, domains, must_exist, result, fill)
     try:
         sha256, new_count = postfix_map.digest_and_count(new_source)
         unchanged, old_count, diff = postfix_map.compare_with_live(work, map_path, new_source, new_count, params["diff_limit"])
@@ -809,6 +1100,8 @@ def build(module, work, domains, must_exist, map_file, result, started):
         params["force"],
         orphan_table=old_count is None and map_file is not None and os.path.exists(map_file),
     )
+    if hold is not None:
+        gate = delta_gate.with_hold(gate, hold(diff), params["force"])
     result.update(
         entries=new_count,
         previous_entries=gate.old_count,
@@ -865,7 +1158,7 @@ def build(module, work, domains, must_exist, map_file, result, started):
         result["reloaded"] = True
 
     result["duration"] = round(time.monotonic() - started, 3)
-    module.exit_json(**result)
+    return result
 
 
 def take_build_lock(module, map_path, result):
@@ -888,6 +1181,7 @@ def main():
         argument_spec=argument_spec(),
         required_if=[
             ("source", "ldap", ["server_uris", "base_dns"]),
+            ("source", "dirsync", ["server_uris", "base_dns", "dirsync_state_dir"]),
             ("source", "file", ["src"]),
             ("format", "csv", ["csv_column"]),
         ],
@@ -919,7 +1213,14 @@ def main():
         except postfix_map.MapBuildError as exc:
             module.fail_json(msg="%s; live map kept" % exc, failure_reason="map_build", **result)
         with work:
-            build(module, work, domains, must_exist, map_file, result, started)
+            if params["source"] == "dirsync":
+                result = dirsync_run(module, work, domains, must_exist, map_file, result, started)
+            else:
+                result = build(
+                    module, work, domains, must_exist, map_file, result, started,
+                    lambda collector: collect(module, work, collector, result),
+                )
+        module.exit_json(**result)
     finally:
         lock.release()
 

@@ -106,6 +106,20 @@ def test_ldap_source_needs_uris_and_base_dns_and_refuses_plain_ldap(env):
     assert env.listing() == []
 
 
+def test_dirsync_needs_a_state_directory_the_default_filter_and_a_directory_that_answers(env, tmp_path):
+    ldap = dict(source="dirsync", src=None, server_uris=["ldaps://127.0.0.1:1"], base_dns=["DC=x"], timeout=2)
+    result = env.run(**ldap)
+    assert result["failed"] and "dirsync_state_dir" in result["msg"]
+    state_dir = str(tmp_path / "dirsync")
+    result = env.run(dirsync_state_dir=state_dir, filter="(mail=*)", **ldap)
+    assert result["failed"] and "default filter" in result["msg"] and result["failure_reason"] == "arguments"
+    result = env.run(dirsync_state_dir=state_dir, **ldap)
+    assert result["failed"] and "no directory server could be used" in result["msg"]
+    assert result["failure_reason"] == "directory"
+    # Nothing is written when the directory never answered: no map, no state.
+    assert env.listing() == [] and not os.path.exists(state_dir)
+
+
 def test_the_new_directory_switches_are_booleans(env):
     for option in ("fail_on_references", "exclude_system_mailboxes"):
         result = env.run(**{option: "sometimes"})
@@ -234,6 +248,8 @@ def test_check_mode_creates_no_lock_file(env):
         ("page_size", -1, "page_size must be from 1 to 100000"),
         ("diff_limit", -3, "diff_limit must be from 0 to 1000000"),
         ("lock_timeout", 3601, "lock_timeout must be from 0 to 3600"),
+        ("dirsync_max_removals", -1, "dirsync_max_removals must be from 0 to 1000000"),
+        ("dirsync_approve_removals", 1000001, "dirsync_approve_removals must be from 0 to 1000000"),
     ],
 )
 def test_a_number_outside_its_range_fails_before_anything_runs(env, option, value, message):
