@@ -4,6 +4,7 @@
 # Environment: BENCH_SIZES, BENCH_REPS, BENCH_MAP_SIZES, BENCH_ATTACK_SECONDS,
 # BENCH_MIXES, BENCH_SECTIONS
 # (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
+# BENCH_PREFIX (default bench): container names <prefix>-lab, <prefix>-samba.
 # BENCH_SAMBA_SIZES (default 10000; "" skips it): section 1 again against
 # Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py).
 # BENCH_AB_REF=<git ref>: also run that commit's module against this tree's,
@@ -15,8 +16,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
-NAME=bench-lab
-SAMBA=bench-samba
+# BENCH_PREFIX names the containers, so two checkouts can measure side by side.
+NAME="${BENCH_PREFIX:-bench}-lab"
+SAMBA="${BENCH_PREFIX:-bench}-samba"
 SAMBA_SIZES="${BENCH_SAMBA_SIZES-10000}"
 PY="$ROOT/.venv/bin/python"
 SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))')"
