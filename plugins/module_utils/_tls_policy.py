@@ -47,6 +47,27 @@ def domain_key(key):
     return name
 
 
+def mail_hosts(domain, mx_outcome, exchanges, nxdomain=False):
+    """Where mail for ``domain`` goes, from its MX answer: (outcome, hosts) to look up TLSA for and
+    pass to ``decide``, or None when the domain takes no mail and Postfix reports that itself.
+
+    ``exchanges``: the exchange names of the MX records in preference order,
+    lower case without the trailing dot, ``"."`` for a null MX (RFC 7505);
+    None when there were no MX records. ``nxdomain``: the name does not exist.
+    Without MX records the domain is its own mail host (RFC 5321, 5.1); when
+    that absence was validated, the domain's own TLSA records decide, as an MX
+    host's would.
+    """
+    if mx_outcome == FAILED:
+        return FAILED, []
+    if exchanges is not None:
+        hosts = [name for name in exchanges if name != "."]
+        return (mx_outcome, hosts) if hosts else None
+    if nxdomain and mx_outcome == NONE_SECURE:
+        return None
+    return (SECURE if mx_outcome == NONE_SECURE else mx_outcome), [domain]
+
+
 def decide(mx_outcome, mx_hosts, tlsa_outcomes):
     """Return (status, value) for Postfix: ("OK", "dane"), ("NOTFOUND", "") or ("TEMP", reason).
 
