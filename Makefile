@@ -63,7 +63,7 @@ ee-context: collection ## build context for the AWX execution environment (ansib
 docs: collection ## every plugin's and role's documentation renders with ansible-doc
 	$(BIN)/ansible-doc mailrelay.exchange.relay_recipient_map >/dev/null
 	for f in mail_domains smtp_nexthops postfix_networks postfix_map_file; do $(BIN)/ansible-doc -t filter mailrelay.exchange.$$f >/dev/null; done
-	for r in postfix_relay firewall relay_recipients monitoring; do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
+	for r in $(notdir $(wildcard roles/*)); do $(BIN)/ansible-doc -t role mailrelay.exchange.$$r >/dev/null; done
 	@echo "ansible-doc renders the module, the filters and the roles"
 
 lint: collection ## ansible-lint (production profile), yamllint, shellcheck
