@@ -9,16 +9,21 @@ dkimpy-milter with the role's own dkimpy-milter.conf.j2 (staged by run.sh),
 rendered with the role's values; an RSA-2048 and an Ed25519 key made by the
 role's helper (mailrelay-dkim) with the role's layout; Postfix handing the
 connections of mynetworks to it through ``smtpd_milter_maps`` with
-``milter_default_action = tempfail``, as postfix_relay writes them. The
-baseline is the same relay without the milter map (what postfix_relay renders
-while no selector signs), measured in the same run.
+``milter_default_action = tempfail``, as postfix_relay writes them, over the
+role's Unix socket in Postfix's queue directory. The baseline is the same
+relay without the milter map (what postfix_relay renders while no selector
+signs), measured in the same run. A second named baseline is the same signer
+reached over TCP on 127.0.0.1:8892, as the role ran it before it moved to the
+socket: a second dkimpy-milter with the same keys and configuration but for
+its Socket line.
 
 smtp-source (as Exchange, from 127.0.0.1, in mynetworks like the role's
 127.0.0.0/8) sends N messages over SESSIONS parallel sessions to an internet
 recipient; the relay delivers them to bench.py's smtp-sink. A run is timed from
-smtp-source's start until the Postfix log shows all N delivered. Runs with and
-without signing alternate, the order swapped each repetition, and every run
-follows a reload, so drift in the machine's load falls on both sides.
+smtp-source's start until the Postfix log shows all N delivered. Runs without
+signing, with signing and with signing over TCP alternate, the order rotated
+each repetition, and every run follows a reload, so drift in the machine's
+load falls on every side.
 
 The signed runs must have signed: dkimpy-milter logs every signature (the
 role's ``SyslogSuccess yes``) to /dev/log, where a counter stands in for the
@@ -51,9 +56,19 @@ STAGE = "/opt/bench"
 HELPER_DIR = "/usr/local/lib/mailrelay-dkim"
 KEY_DIR = "/etc/dkimpy-milter/keys"
 CONF = "/etc/dkimpy-milter/dkimpy-milter.conf"
-PORT = 8892
-MILTER = "inet:127.0.0.1:%d" % PORT
+# As roles/outbound_security/vars/main.yml has them (a unit test compares).
+SOCKET_DIR = "/var/spool/postfix/dkimpy-milter"
+SOCKET = SOCKET_DIR + "/dkimpy-milter.sock"
+MILTER = "unix:dkimpy-milter/dkimpy-milter.sock"
 MILTER_MAP = "/etc/postfix/outbound_milters.cidr"
+# The named baseline: the signer over TCP, as the role ran it before.
+TCP_PORT = 8892
+TCP_MILTER = "inet:127.0.0.1:%d" % TCP_PORT
+TCP_CONF = "/etc/dkimpy-milter/dkimpy-milter-tcp.conf"
+TCP_MILTER_MAP = "/etc/postfix/outbound_milters_tcp.cidr"
+TCP_PIDFILE = "/run/dkimpy-milter/dkimpy-milter-tcp.pid"
+# The sides of a comparison, in the order of the first repetition.
+SIDES = ("unsigned", "signed", "tcp")
 MYNETWORKS = ["127.0.0.0/8", "[::1]/128"]
 PIDFILE = "/run/dkimpy-milter/dkimpy-milter.pid"
 SELECTOR = "bench"
@@ -128,6 +143,22 @@ def summarise(plain, signed):
     )
 
 
+def rotated(sides, rep):
+    """The sides in the order of repetition ``rep``: each takes each place in turn."""
+    shift = rep % len(sides)
+    return tuple(sides[shift:]) + tuple(sides[:shift])
+
+
+def versus_tcp(plain, signed, tcp):
+    """The named baseline: the signer over TCP. Its median, its cost and how many times faster the socket signs."""
+    if len(tcp) != len(signed):
+        raise ValueError("need as many runs over TCP as over the socket")
+    tcp_median = statistics.median(tcp)
+    return dict(tcp_per_s=round(tcp_median, 1),
+                tcp_cost_pct=round(100.0 * (1 - tcp_median / statistics.median(plain)), 1),
+                socket_vs_tcp=round(statistics.median(signed) / tcp_median, 2))
+
+
 # ---------------------------------------------------------------- the signer's log
 
 class SignatureLog(threading.Thread):
@@ -166,14 +197,56 @@ class SignatureLog(threading.Thread):
 
 # ---------------------------------------------------------------- setup
 
+def start_signer(conf, pidfile, ready):
+    """dkimpy-milter with ``conf``, as dkimpy-milter.service runs it (Type=simple), once ``ready()`` holds."""
+    if os.path.exists(pidfile):
+        os.unlink(pidfile)
+    out = "%s/%s.out" % (WORK, os.path.basename(conf))
+    signer = subprocess.Popen(["/usr/bin/dkimpy-milter", conf, "-P", pidfile],
+                              stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    for _unused in range(100):
+        try:
+            ready()
+            return signer
+        except OSError:
+            if signer.poll() is not None:
+                raise RuntimeError("dkimpy-milter (%s) stopped: %s" % (conf, open(out).read()[-2000:]))
+            time.sleep(0.1)
+    raise RuntimeError("dkimpy-milter (%s) does not answer" % conf)
+
+
+def connect_unix(path):
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.connect(path)
+    finally:
+        sock.close()
+
+
+def write_milter_map(path, milter):
+    with open(path, "w") as stream:
+        stream.write("".join("%s %s\n" % (re.sub(r"^\[(.*)\]", r"\1", net), milter) for net in MYNETWORKS))
+
+
+def tcp_variant(conf):
+    """The role's configuration with the signer on 127.0.0.1:TCP_PORT instead of its socket."""
+    lines = conf.split("\n")
+    socket_lines = [i for i, line in enumerate(lines) if line.split()[:1] == ["Socket"]]
+    if len(socket_lines) != 1:
+        raise ValueError("the configuration has %d Socket lines, not 1" % len(socket_lines))
+    lines[socket_lines[0]] = "Socket                  inet:%d@127.0.0.1" % TCP_PORT
+    return "\n".join(lines)
+
+
 def install_signer():
-    """Keys, records and configuration as the role makes them; returns (the helper's status, the signer's process)."""
+    """Keys, records and configuration as the role makes them; returns (the helper's status, {side: signer process})."""
     os.makedirs(HELPER_DIR, exist_ok=True)
     shutil.copy(STAGE + "/mailrelay-dkim", HELPER_DIR + "/")
     shutil.copy(bench.LIB + "/ansible_collections/mailrelay/exchange/plugins/module_utils/_dkim_record.py", HELPER_DIR + "/")
     bench.sh("install -d -o dkimpy-milter -g dkimpy-milter -m 0700 " + KEY_DIR)
     helper = "python3 %s/mailrelay-dkim" % HELPER_DIR
     bench.sh("%s generate --key-dir %s --selector %s --owner dkimpy-milter" % (helper, KEY_DIR, SELECTOR))
+    bench.sh("install -d -o dkimpy-milter -g postfix -m 2750 " + SOCKET_DIR)
     # The records are not in any DNS here: sign at once, as outbound_security_dkim_require_published: false does.
     status = json.loads(bench.sh("%s status --key-dir %s --selector %s --domain %s --sign-unpublished"
                                  % (helper, KEY_DIR, SELECTOR, DOMAIN)))
@@ -181,35 +254,26 @@ def install_signer():
         template = stream.read()
     conf = render_template(template, {
         "ansible_managed | comment": "# Rendered by bench/signing_bench.py from the role's template",
-        "outbound_security_dkim_port": PORT, "__outbound_security_domains | join(',')": DOMAIN,
+        "__outbound_security_dkim_socket": SOCKET, "__outbound_security_domains | join(',')": DOMAIN,
         "__outbound_security_active": status["active"], "outbound_security_dkim_key_dir": KEY_DIR,
     })
     with open(CONF, "w") as stream:
         stream.write(conf)
-    with open(MILTER_MAP, "w") as stream:
-        stream.write("".join("%s %s\n" % (re.sub(r"^\[(.*)\]", r"\1", net), MILTER) for net in MYNETWORKS))
-    if os.path.exists(PIDFILE):
-        os.unlink(PIDFILE)
-    # As dkimpy-milter.service runs it (Type=simple).
-    signer = subprocess.Popen(["/usr/bin/dkimpy-milter", CONF, "-P", PIDFILE],
-                              stdout=open(WORK + "/dkimpy-milter.out", "w"), stderr=subprocess.STDOUT)
-    for _unused in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-            break
-        except OSError:
-            if signer.poll() is not None:
-                raise RuntimeError("dkimpy-milter stopped: %s" % open(WORK + "/dkimpy-milter.out").read()[-2000:])
-            time.sleep(0.1)
-    else:
-        raise RuntimeError("dkimpy-milter does not answer on 127.0.0.1:%d" % PORT)
-    return status, signer
+    with open(TCP_CONF, "w") as stream:
+        stream.write(tcp_variant(conf))
+    write_milter_map(MILTER_MAP, MILTER)
+    write_milter_map(TCP_MILTER_MAP, TCP_MILTER)
+    signers = dict(signed=start_signer(CONF, PIDFILE, lambda: connect_unix(SOCKET)))
+    signers["tcp"] = start_signer(TCP_CONF, TCP_PIDFILE,
+                                  lambda: socket.create_connection(("127.0.0.1", TCP_PORT), timeout=1).close())
+    return status, signers
 
 
-def wire(signed):
-    """Postfix as postfix_relay renders it with the signer's milter map, or without one (the baseline)."""
-    bench.postfix_reload(dict(smtpd_milter_maps="cidr:" + MILTER_MAP if signed else "",
-                              milter_default_action="tempfail"))
+def wire(side):
+    """Postfix as postfix_relay renders it with the signer's milter map (``signed``), with the map to the
+    signer over TCP (``tcp``), or without one (``unsigned``, the baseline)."""
+    milter_map = {"unsigned": "", "signed": "cidr:" + MILTER_MAP, "tcp": "cidr:" + TCP_MILTER_MAP}[side]
+    bench.postfix_reload(dict(smtpd_milter_maps=milter_map, milter_default_action="tempfail"))
 
 
 def cpu_seconds(pid):
@@ -321,9 +385,9 @@ def section():
     shutil.copy("/etc/postfix/main.cf", main_cf)
     log = SignatureLog()
     log.start()
-    signer = probe_sink = None
+    signers, probe_sink = {}, None
     try:
-        status, signer = install_signer()
+        status, signers = install_signer()
         # The role's mynetworks (the relay itself; Exchange is 127.0.0.1 here); the sink is "the internet".
         bench.postconf(dict(mynetworks=" ".join(MYNETWORKS), transport_maps="inline:{sink.example.net=smtp:[127.0.0.1]:2525, "
                             "probe.example.net=smtp:[127.0.0.1]:%d}" % PROBE_PORT))
@@ -335,36 +399,40 @@ def section():
             with open(files[size], "w") as stream:
                 stream.write(message(size))
         probes = {}
-        for signed in (False, True):
-            wire(signed)
-            probes["signed" if signed else "unsigned"] = probe(signed, status, files[SIZES[0][0]])
+        for side in SIDES:
+            wire(side)
+            probes[side] = probe(side != "unsigned", status, files[SIZES[0][0]])
         rows = []
         for size, count in SIZES:
-            rates = {False: [], True: []}
+            rates = {side: [] for side in SIDES}
             cpu_ms = []
             for rep in range(reps):
-                for signed in ((False, True) if rep % 2 == 0 else (True, False)):
-                    wire(signed)
-                    before, cpu = log.snapshot(), cpu_seconds(signer.pid)
+                for side in rotated(SIDES, rep):
+                    signed = side != "unsigned"
+                    wire(side)
+                    before, cpu = log.snapshot(), cpu_seconds(signers["signed"].pid)
                     begin = time.monotonic()
                     send(files[size], count)
                     wall = time.monotonic() - begin
                     made = signatures_since(log, before, count if signed else 0, timeout=10 if signed else 0)
                     if made != {"rsa-sha256": count if signed else 0, "ed25519-sha256": count if signed else 0}:
-                        raise RuntimeError("%d messages %s signing, signatures logged: %s; the signer's other lines: %s"
-                                           % (count, "with" if signed else "without", made, log.other[-5:]))
-                    rates[signed].append(count / wall)
-                    if signed:
-                        cpu_ms.append(1000.0 * (cpu_seconds(signer.pid) - cpu) / count)
+                        raise RuntimeError("%d messages %s, signatures logged: %s; the signer's other lines: %s"
+                                           % (count, side, made, log.other[-5:]))
+                    rates[side].append(count / wall)
+                    if side == "signed":
+                        cpu_ms.append(1000.0 * (cpu_seconds(signers["signed"].pid) - cpu) / count)
             row = dict(size=size, messages=count, reps=reps, sessions=SESSIONS,
-                       plain_runs=[round(r, 1) for r in rates[False]], signed_runs=[round(r, 1) for r in rates[True]],
+                       plain_runs=[round(r, 1) for r in rates["unsigned"]],
+                       signed_runs=[round(r, 1) for r in rates["signed"]], tcp_runs=[round(r, 1) for r in rates["tcp"]],
                        signer_cpu_ms=round(statistics.median(cpu_ms), 2), signing_alone_ms=signing_alone(files[size]))
-            row.update(summarise(rates[False], rates[True]))
+            row.update(summarise(rates["unsigned"], rates["signed"]))
+            row.update(versus_tcp(rates["unsigned"], rates["signed"], rates["tcp"]))
             rows.append(row)
-            bench.log("signing %d bytes: %.1f msgs/s without, %.1f with signing (cost %.1f %%; signer %.1f ms CPU a message)"
-                      % (size, row["plain_per_s"], row["signed_per_s"], row["cost_pct"], row["signer_cpu_ms"]))
+            bench.log("signing %d bytes: %.1f msgs/s without, %.1f with signing (cost %.1f %%; signer %.1f ms CPU a message); "
+                      "over TCP %.1f (cost %.1f %%)" % (size, row["plain_per_s"], row["signed_per_s"], row["cost_pct"],
+                                                        row["signer_cpu_ms"], row["tcp_per_s"], row["tcp_cost_pct"]))
     finally:
-        for process in (signer, probe_sink):
+        for process in list(signers.values()) + [probe_sink]:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
@@ -388,9 +456,10 @@ def summary(section):
         return " and ".join("%s (%s)" % (text % row, size_label(row["size"])) for row in section["rows"])
 
     met = all(row["cost_pct"] < 10 for row in section["rows"])
-    return ("DKIM signing (dkimpy-milter, RSA + Ed25519) takes {} of the relay's throughput (goal under 10 %: {}); "
-            "the signer used {} of CPU a message.".format(
-                each("%(cost_pct).1f %%"), "met" if met else "**not met**", each("%(signer_cpu_ms).1f ms")))
+    return ("DKIM signing (dkimpy-milter, RSA + Ed25519, on the role's Unix socket) takes {} of the relay's throughput "
+            "(goal under 10 %: {}; over TCP, as the role ran it before: {}); the signer used {} of CPU a message.".format(
+                each("%(cost_pct).1f %%"), "met" if met else "**not met**", each("%(tcp_cost_pct).1f %%"),
+                each("%(signer_cpu_ms).1f ms")))
 
 
 def report(section, table):
@@ -399,7 +468,9 @@ def report(section, table):
         return "(not run)"
     rows = [(size_label(row["size"]), "{:,}".format(row["messages"]), row["reps"], "%.1f" % row["plain_per_s"],
              "%.1f" % row["signed_per_s"], "**%.1f %%**" % row["cost_pct"],
-             " / ".join("%.1f" % cost for cost in row["pair_costs"]), "%.1f ms" % row["signer_cpu_ms"],
+             " / ".join("%.1f" % cost for cost in row["pair_costs"]),
+             "%.1f" % row["tcp_per_s"], "%.1f %%" % row["tcp_cost_pct"], "%.2f x" % row["socket_vs_tcp"],
+             "%.1f ms" % row["signer_cpu_ms"],
              "%.1f / %.1f ms" % (row["signing_alone_ms"]["rsa"], row["signing_alone_ms"]["ed25519"]),
              "%.0f" % (1000.0 / row["signer_cpu_ms"]))
             for row in section["rows"]]
@@ -413,26 +484,30 @@ def report(section, table):
         "while no selector signs), measured in the same run. Signer: dkimpy-milter {milter} (python3-dkim {dkim}, "
         "python3-nacl {nacl}) with the configuration rendered from the role's `dkimpy-milter.conf.j2` (Mode s, "
         "relaxed/relaxed, an RSA-2048 and an Ed25519 key of selector `{selector}` made by the role's "
-        "`mailrelay-dkim` helper, every signature logged), reached through `smtpd_milter_maps` on {milter_addr} "
-        "with `milter_default_action = tempfail`.".format(
+        "`mailrelay-dkim` helper, every signature logged), reached through `smtpd_milter_maps` on the role's "
+        "socket `{milter_addr}` (in Postfix's queue directory) with `milter_default_action = tempfail`. Second "
+        "named baseline: **the same signer over TCP** on `{tcp_addr}`, as the role ran it before, a second "
+        "dkimpy-milter with the same keys and configuration but for its `Socket` line.".format(
             milter=versions["dkimpy-milter"], dkim=versions["python3-dkim"], nacl=versions["python3-nacl"],
-            selector=section["selector"], milter_addr=MILTER),
+            selector=section["selector"], milter_addr=MILTER, tcp_addr=TCP_MILTER),
         "",
         "A run: smtp-source (as Exchange: 127.0.0.1, in mynetworks) sends the messages over {sessions} parallel "
         "sessions, `From:` the signing domain {domain}, to an internet recipient; the relay delivers them to "
         "smtp-sink. Timed from smtp-source's start until the Postfix log shows every message delivered. Each "
-        "message is a short text part and a base64 attachment. Runs with and without signing alternate, the order "
-        "swapped every repetition, each after a `postfix reload`. Cost: 1 - (msgs/s with signing) / (msgs/s "
-        "without), medians; the pairs column gives it for each repetition.".format(
+        "message is a short text part and a base64 attachment. Runs without signing, with signing and with signing "
+        "over TCP alternate, the order rotated every repetition, each after a `postfix reload`. Cost: 1 - (msgs/s "
+        "with signing) / (msgs/s without), medians; the pairs column gives it for each repetition; socket vs TCP: "
+        "msgs/s with signing on the socket divided by msgs/s with signing over TCP.".format(
             sessions=SESSIONS, domain=section["domain"]),
         "",
         table(("message size", "messages a run", "runs each", "msgs/s without signing (median)",
-               "msgs/s with signing (median)", "cost", "cost per pair", "signer CPU a message",
+               "msgs/s with signing (median)", "cost", "cost per pair", "msgs/s signing over TCP (median)",
+               "cost over TCP", "socket vs TCP", "signer CPU a message",
                "RSA / Ed25519 signature alone", "signer's ceiling, msgs/s"), rows),
         "",
         "Checks: every signed run logged one RSA and one Ed25519 signature a message (dkimpy-milter's "
         "`SyslogSuccess` lines, read at /dev/log), every unsigned run none. A probe message caught by a dumping "
-        "sink carried, with signing, {signed}; without, {unsigned}.".format(
+        "sink carried, with signing (on the socket and over TCP alike), {signed}; without, {unsigned}.".format(
             signed=signed, unsigned="no DKIM-Signature" if not probes["unsigned"] else probes["unsigned"]),
         "",
         "Signer CPU: dkimpy-milter's CPU time (all its threads) in a signed run divided by its messages. It is one "
