@@ -24,8 +24,8 @@ A poll writes its changed objects and the new header in one transaction
 database beside the old one and renames it into place. A state that is absent,
 unreadable, of another version, from another DC or DC database
 (``invocationId``), or made with other settings means a full resync; ``load``
-and ``resync_reason`` say which one and why. Version 1 states (JSON files) are
-read as absent and removed by the first save.
+and ``resync_reason`` say which one and why. A version 1 state (JSON files)
+is ``state_invalid``; its files are removed by the first save.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -201,6 +201,9 @@ def load(directory):
     """
     path = os.path.join(directory, STATE_FILE)
     if not os.path.exists(path):
+        if os.path.exists(os.path.join(directory, OLD_FILES[0])):
+            return State(), "state_invalid", "the DirSync state in %s is of version 1 (%s); version %d is %s" % (
+                directory, OLD_FILES[0], VERSION, STATE_FILE)
         return State(), "no_state", "no DirSync state in %s yet" % directory
     db = None
     try:

@@ -100,6 +100,8 @@ def test_a_cookie_alone_moves_on_without_the_objects(tmp_path):
 def test_a_full_resync_replaces_every_object_and_removes_version_1_files(tmp_path):
     for name in ds.OLD_FILES:
         (tmp_path / name).write_text("{}")
+    state, reason, detail = ds.load(str(tmp_path))
+    assert reason == "state_invalid" and "version 1" in detail
     saved(tmp_path)
     saved(tmp_path, cookie=b"cookie-3", objects={"0c": OBJECTS["0c"]})
     state = ds.load(str(tmp_path))[0]
