@@ -1183,11 +1183,13 @@ def export_sorted(module, work, domains, must_exist, result, fill):
         module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, failure_reason="map_build", **result)
 
 
-Made = namedtuple("Made", [
+class Made(namedtuple("Made", [
     "source", "sha256", "count", "unchanged", "old_count", "diff", "watched", "refused", "refused_count",
     "dropped_by_domain", "ignored_by_type",
-])
-Made.__doc__ = """A new map source in the work directory, compared with the live one, and the collector's counts."""
+])):
+    """A new map source in the work directory, compared with the live one, and the collector's counts."""
+
+    __slots__ = ()
 
 
 def export_and_compare(module, work, domains, must_exist, result, fill):
