@@ -5,7 +5,7 @@
 # BENCH_MIXES, BENCH_SECTIONS
 # (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
 # BENCH_PREFIX (default bench): container names <prefix>-lab, <prefix>-samba.
-# BENCH_SAMBA_SIZES (default 10000; "" skips it): section 1 again against
+# BENCH_SAMBA_SIZES (default 100000; "" skips it): section 1 again against
 # Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py),
 # and the DirSync section on that directory (bench/dirsync_bench.py: BENCH_DIRSYNC_REPS,
 # BENCH_DIRSYNC_CHANGES).
@@ -21,7 +21,7 @@ IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
 # BENCH_PREFIX names the containers, so two checkouts can measure side by side.
 NAME="${BENCH_PREFIX:-bench}-lab"
 SAMBA="${BENCH_PREFIX:-bench}-samba"
-SAMBA_SIZES="${BENCH_SAMBA_SIZES-10000}"
+SAMBA_SIZES="${BENCH_SAMBA_SIZES-100000}"
 PY="$ROOT/.venv/bin/python"
 SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))')"
 OUT="$ROOT/.build/bench"

@@ -15,7 +15,7 @@ both with pages of 1000 (AD's MaxPageSize) and the module's default filter.
 For several sizes the objects are loaded in steps (the next size adds the
 recipients the last one lacked), with samba stopped during each load.
 
-Environment: BENCH_SAMBA_SIZES (default "10000"), BENCH_REPS (see bench.py).
+Environment: BENCH_SAMBA_SIZES (default "100000", the size issue 12 names), BENCH_REPS (see bench.py).
 Writes WORK/samba.json, which run.sh puts into results.json as "samba".
 """
 
@@ -36,7 +36,7 @@ OU = "OU=Bench," + BASE_DN
 BIND_DN = "CN=svc-relay,CN=Users," + BASE_DN
 SAM = "/var/lib/samba/private/sam.ldb"
 LDAPS_URI = "ldaps://127.0.0.1:636"
-SIZES = [int(n) for n in os.environ.get("BENCH_SAMBA_SIZES", "10000").split()]
+SIZES = [int(n) for n in os.environ.get("BENCH_SAMBA_SIZES", "100000").split()]
 # Recipients spread over OUs, as directories have them (a parent's one-level
 # index grows with its children).
 PER_OU = 1000
