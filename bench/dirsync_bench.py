@@ -9,8 +9,9 @@ Uses the directory samba_bench.py loaded (its largest size, the exchange mix,
 1. Cost: a full export (``source: ldap``, the named baseline) against DirSync
    polls (``source: dirsync``) that find k = 0, 1, 10, 100, 1000 changed
    objects: entries read from the directory and wall time of the module run,
-   with the ratios. After each poll a full export is taken and compared byte
-   for byte with the poll's map source.
+   with the ratios. After every poll a full export is taken and compared byte
+   for byte with the poll's map source; the load average is noted before each
+   row.
 2. Latency: two pollers, each a "relay" with its own state and map, run the
    module every BENCH_DIRSYNC_INTERVAL seconds (from the start of one run to
    the next, as the role's timer with OnUnitActiveSec does), at phases of their
@@ -104,11 +105,17 @@ def same_map(name_a, name_b):
                     % (WORK, name_a, WORK, name_b)).strip()
 
 
+def loadavg():
+    return " ".join(bench.sh("cat /proc/loadavg").split()[:3])
+
+
 def cost():
     """Section 1: the full export against polls of k changes."""
+    load_full = loadavg()
     fulls = [full_export() for _rep in range(REPS)]
     rows = dict(full=dict(seconds=bench.median([w for w, _r in fulls]), entries_read=fulls[0][1]["ldap_entries"],
-                          map_entries=fulls[0][1]["entries"], reps=REPS))
+                          map_entries=fulls[0][1]["entries"], reps=REPS, all_s=[round(w, 2) for w, _r in fulls],
+                          load=load_full))
     bench.fresh_dir(WORK + "/poll")
     path = dirsync_args("poll")
     bench.note("dirsync", bench.module_command(path))
@@ -117,8 +124,9 @@ def cost():
                          reason=result["dirsync"]["reason"])
     used = set()
     for k in KS:
-        times, read, identical = [], [], []
+        times, read, identical, patched = [], [], [], []
         reps = REPS if k < 1000 else 1
+        load = loadavg()
         for rep in range(reps):
             indexes = RNG.sample([i for i in range(N) if i not in used], k)
             used.update(indexes)
@@ -129,12 +137,14 @@ def cost():
                 raise RuntimeError("a poll of %d changes made a full resync: %s" % (k, result["dirsync"]["reason_detail"]))
             times.append(wall)
             read.append(result["dirsync"]["entries_read"])
-            if rep == 0:
-                full_export("check")
-                identical.append(same_map("poll", "check"))
-        rows[str(k)] = dict(seconds=bench.median(times), entries_read=max(read), reps=reps, identical=identical[0],
-                            changed=result["changed"])
-        bench.log("dirsync k=%d: %.2f s, %d entries read" % (k, rows[str(k)]["seconds"], max(read)))
+            patched.append(result["dirsync"].get("patched"))
+            # After every poll: the map a full export takes right now, byte for byte.
+            full_export("check")
+            identical.append(same_map("poll", "check"))
+        rows[str(k)] = dict(seconds=bench.median(times), all_s=[round(t, 2) for t in times], entries_read=max(read),
+                            reps=reps, identical="yes" if set(identical) == {"yes"} else "NO (%s)" % ", ".join(identical),
+                            changed=result["changed"], patched=patched, load=load)
+        bench.log("dirsync k=%d: %.2f s, %d entries read, identical %s" % (k, rows[str(k)]["seconds"], max(read), identical))
     return rows
 
 

@@ -272,10 +272,10 @@ def samba_section(results):
         "`molecule/common/tasks/samba_dc.yml` builds it) in a second container, `bench-samba`, run after the "
         "others. The recipients are AD objects, 1,000 to an OU below one OU that is the base DN (users and shared mailboxes `user`, groups `group`, mail "
         "contacts `contact`; Samba's schema has no `targetAddress`, which the export does not read), loaded "
-        "offline with `ldbadd --nosync`; the export binds as an ordinary user. Both sides over {transport} on the "
-        "loopback, pages of 1000 (AD's MaxPageSize), filter `(proxyAddresses=smtp:*)`. Loading sets the size: "
-        "ldbadd slows down as the database grows (last column), so `BENCH_SAMBA_SIZES` is far below section 1's "
-        "largest N. Load average at the start and end of this section: {start} / {end}.\n\n".format(
+        "offline with `ldbadd --nosync -o batch_mode:1` into an LMDB database (bench/samba_bench.py: without ldb's "
+        "batch mode the load slowed down as the database grew); the export binds as an ordinary user. Both sides over {transport} on the "
+        "loopback, pages of 1000 (AD's MaxPageSize), filter `(proxyAddresses=smtp:*)`. The last column is the "
+        "load's time and rate. Load average at the start and end of this section: {start} / {end}.\n\n".format(
             version=s["version"], transport=s["transport"], start=s["load_at_start"], end=s["load_at_end"])
         + table(("recipients", "map entries", "values refused", "runs", "module (median)", "C pipeline (median)",
                  "module / C", "module peak RSS", "C peak RSS", "recipients/s the DC served the C pipeline",

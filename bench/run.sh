@@ -5,8 +5,10 @@
 # BENCH_MIXES, BENCH_SECTIONS
 # (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
 # BENCH_PREFIX (default bench): container names <prefix>-lab, <prefix>-samba.
-# BENCH_SAMBA_SIZES (default 10000; "" skips it): section 1 again against
-# Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py).
+# BENCH_SAMBA_SIZES (default 100000; "" skips it): section 1 again against
+# Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py),
+# and the DirSync section on that directory (bench/dirsync_bench.py: BENCH_DIRSYNC_REPS,
+# BENCH_DIRSYNC_CHANGES).
 # BENCH_AB_REF=<git ref>: also run that commit's module against this tree's,
 # interleaved, on the same directories (section "ab", BENCH_AB_REPS runs each).
 # Only a run of every section writes docs/benchmarks.md; a run limited by
@@ -19,7 +21,7 @@ IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
 # BENCH_PREFIX names the containers, so two checkouts can measure side by side.
 NAME="${BENCH_PREFIX:-bench}-lab"
 SAMBA="${BENCH_PREFIX:-bench}-samba"
-SAMBA_SIZES="${BENCH_SAMBA_SIZES-10000}"
+SAMBA_SIZES="${BENCH_SAMBA_SIZES-100000}"
 PY="$ROOT/.venv/bin/python"
 SITE="$("$PY" -c 'import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))')"
 OUT="$ROOT/.build/bench"
@@ -125,7 +127,11 @@ SETUP
     # DirSync (issue 12) on the directory samba_bench.py loaded: bench/dirsync_bench.py.
     if [ -z "${BENCH_SECTIONS-}" ] || [[ " $BENCH_SECTIONS " == *" dirsync "* ]]; then
         log "running bench/dirsync_bench.py in $SAMBA"
-        podman exec "$SAMBA" python3 /opt/bench/dirsync_bench.py
+        # The sizes tell it how many objects samba_bench.py loaded (it changes objects among all of them).
+        podman exec -e BENCH_SAMBA_SIZES="$SAMBA_SIZES" \
+            ${BENCH_DIRSYNC_REPS:+-e BENCH_DIRSYNC_REPS="$BENCH_DIRSYNC_REPS"} \
+            ${BENCH_DIRSYNC_CHANGES:+-e BENCH_DIRSYNC_CHANGES="$BENCH_DIRSYNC_CHANGES"} \
+            "$SAMBA" python3 /opt/bench/dirsync_bench.py
         podman cp "$SAMBA:/var/bench/dirsync.json" "$OUT/dirsync.json"
         merge dirsync
     fi

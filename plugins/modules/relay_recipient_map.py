@@ -55,8 +55,11 @@ options:
       - V(ldap) is a full export, a paged search of every recipient under O(base_dns).
       - V(dirsync) reads only what changed in Active Directory since the last run, with the DirSync control
         (C(1.2.840.113556.1.4.841)), and keeps every object it has seen (object GUID, DN, addresses) in
-        O(dirsync_state_dir). The map is rendered from that whole state through the same validation, gate and
-        swap as V(ldap), so it is the map a full export would build at the same moment, byte for byte. The first run,
+        O(dirsync_state_dir). The map is the rendering of that whole state through the same validation, gate and
+        swap as V(ldap), so it is the map a full export would build at the same moment, byte for byte. A poll renders
+        only the objects that changed and patches the live map with what they took out and put in (RV(dirsync.patched));
+        a full resync, other rendering options or a live map that is not the state's rendering render every object.
+        The first run,
         or any run whose state cannot go on (none or unreadable, other settings, another DC or C(invocationId), a
         cookie the server refuses, O(dirsync_full_resync)), reads every object instead (a full resync), its reason in
         RV(dirsync.reason) and in a warning. A run that finds no change writes neither the map nor the state's objects.
@@ -278,8 +281,8 @@ options:
     default: 3600
   dirsync_state_dir:
     description:
-      - With O(source=dirsync), the directory of the DirSync state of this map (C(objects.json), C(cookie.json), mode
-        C(0600)); created C(0700) when missing. One per map; never shared between hosts.
+      - With O(source=dirsync), the directory of the DirSync state of this map (C(state.sqlite), an SQLite database,
+        mode C(0600)); created C(0700) when missing. One per map; never shared between hosts.
       - The state is written only after the map was installed or found unchanged, never in check mode.
     type: path
     version_added: 0.1.0
@@ -639,6 +642,16 @@ dirsync:
     objects:
       description: Objects in the state after the poll.
       type: int
+    patched:
+      description:
+        - Whether the map was made from the live one and the changed objects alone (a poll); false when every object
+          was rendered again (a full resync, other rendering options, a live map that was not the state's rendering).
+          Absent when the poll changed no object. With a patch, RV(refused) lists the refused values of the changed
+          objects only; RV(refused_count) and the other counts are those of the whole map.
+      type: bool
+    exported_objects:
+      description: Objects of the state that go into the map (under O(base_dns), with an C(smtp:) address).
+      type: int
     held_removals:
       description: Addresses this poll's changes would have removed when they were held (see O(dirsync_max_removals)).
       type: int
@@ -656,7 +669,8 @@ dirsync:
       description: Whether the state was written (its objects, or only a newer cookie).
       type: bool
   sample: {"full_resync": false, "reason": null, "dc": "dc1.corp.example.com", "entries_read": 2, "objects_changed": 2,
-           "objects_deleted": 0, "tombstones_ignored": 0, "objects": 5120, "held_removals": 0, "state_saved": true}
+           "objects_deleted": 0, "tombstones_ignored": 0, "objects": 5120, "patched": true, "held_removals": 0,
+           "state_saved": true}
   version_added: 0.1.0
 lock_waited:
   description:
@@ -669,6 +683,7 @@ lock_waited:
 
 import os
 import time
+from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -685,6 +700,7 @@ from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_co
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_errors as ldap_errors
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _ldap_source as ldap_source
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_metrics as map_metrics
+from ansible_collections.mailrelay.exchange.plugins.module_utils import _map_patch as map_patch
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _postfix_map as postfix_map
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _search_references as search_references
 from ansible_collections.mailrelay.exchange.plugins.module_utils import _system_mailboxes as system_mailboxes
@@ -918,8 +934,86 @@ def unchanged_result(result, state, stats):
     return result
 
 
+class RenderOptions:
+    """How this run renders a DirSync state: the options that shape the map, and their fingerprint."""
+
+    def __init__(self, params, domains):
+        self.params, self.domains = params, domains
+        self.system_rule = system_mailboxes.system_mailbox if params["exclude_system_mailboxes"] else None
+        self.fingerprint = dirsync_state.settings_fingerprint(
+            domains=sorted(domains), base_dns=sorted(dirsync_render.normalise_dn(b) for b in params["base_dns"]),
+            exclude_disabled=params["exclude_disabled"], exclude_system_mailboxes=params["exclude_system_mailboxes"],
+        )
+
+    def of(self, objects):
+        """dirsync_render.Rendering of ``objects`` into a set."""
+        params = self.params
+        return dirsync_render.Rendering(objects, params["base_dns"], self.domains, params["refused_limit"],
+                                        params["exclude_disabled"], self.system_rule)
+
+    def state_fits(self, state):
+        """Whether ``state`` keeps the totals of a rendering made as this one."""
+        return bool(state.render) and state.render.get("fingerprint") == self.fingerprint
+
+    def header(self, totals):
+        return dict(fingerprint=self.fingerprint, totals=totals.as_dict())
+
+
+def dirsync_patch(module, work, state, before, objects, rendering, must_exist, result, poll):
+    """The new map of a poll from the live one and the changed objects alone; return (Made, RenderTotals).
+
+    ``before`` and ``objects`` hold the changed objects as they were and as
+    they are now; each side is rendered on its own. An address they gave up
+    leaves the map unless another object still renders it (found through the
+    state's address keys). The live map is the state's rendering (its sha256
+    was checked), so the result is the map a whole rendering would give, byte
+    for byte, at a cost that follows the changes.
+    """
+    params = module.params
+    out, into, was, now = dirsync_render.map_change(before, objects, state.holders, rendering.of)
+    source = work.join("source")
+    try:
+        patched = map_patch.patch_source(params["map_path"], source, out, into, params["diff_limit"], must_exist)
+    except OSError as exc:
+        module.fail_json(msg="cannot patch the live map into a new source: %s; live map kept" % exc, failure_reason="map_build", **result)
+    totals = dirsync_render.RenderTotals.from_dict(state.render["totals"]).moved(was.totals, now.totals)
+    stats = ExportStats()
+    stats.entries, stats.disabled_skipped, stats.system_skipped = poll["entries_read"], totals.disabled, totals.system
+    stats.system_sample = now.stats.system_sample
+    poll.update(exported_objects=totals.exported, patched=True)
+    result.update(source_counts(stats, poll["server"], [], params["refused_limit"]))
+    diff = patched.diff
+    made = Made(source, patched.sha256, patched.count, not diff.added_count and not diff.removed_count, state.entries, diff,
+                patched.present, now.collector.refused_as_dicts(), totals.refused, dict(totals.dropped_by_domain),
+                dict(totals.ignored_by_type))
+    return made, totals
+
+
+def dirsync_render_all(module, work, domains, must_exist, objects, rendering, result, poll):
+    """The new map from every object, through the full export's own path (sort, compare); return (Made, RenderTotals)."""
+    params = module.params
+    totals = []
+
+    def fill(collector):
+        rendered = dirsync_render.render(objects, params["base_dns"], collector, params["exclude_disabled"], rendering.system_rule)
+        poll["exported_objects"] = rendered.entries
+        totals.append(dirsync_render.RenderTotals.of(rendered, collector))
+        rendered.entries = poll["entries_read"]
+        result.update(source_counts(rendered, poll["server"], [], params["refused_limit"]))
+
+    made = export_and_compare(module, work, domains, must_exist, result, fill)
+    poll["patched"] = False
+    return made, totals[0]
+
+
 def dirsync_run(module, work, domains, must_exist, map_file, result, started):
-    """One DirSync poll: read the changes, merge them into the state, render, gate, install, save the state."""
+    """One DirSync poll: read the changes, merge them into the state, render, gate, install, save the state.
+
+    When the live map is the state's rendering (and made with these options),
+    only the changed objects are read from the state, rendered and written
+    back, and the map is patched (dirsync_patch); otherwise (a full resync,
+    other options, a live map changed by hand) every object is rendered again.
+    """
     params = module.params
     if params["filter"] != ldap_source.DEFAULT_FILTER:
         module.fail_json(msg="source=dirsync renders the default filter %s only, not %s" % (ldap_source.DEFAULT_FILTER, params["filter"]),
@@ -932,30 +1026,41 @@ def dirsync_run(module, work, domains, must_exist, map_file, result, started):
     poll = result["dirsync"] = dict(held_removals=0, state_saved=False)
     try:
         state, found = dirsync_read(module, state, reason, detail, poll)
-        delta = dirsync_delta.apply_changes(state.objects, found.changes)
     except (ldap_errors.LdapSourceError, ldap_errors.LDAPException) as exc:
         module.fail_json(msg="DirSync failed, live map kept: %s" % exc, failure_reason="directory", **result)
+    rendering = RenderOptions(params, domains)
+    patch = not poll["full_resync"] and rendering.state_fits(state) and live_map_matches(params, state)
+    try:
+        if patch:
+            before = state.records(change.guid for change in found.changes)
+            objects = dict(before)
+        else:
+            before, objects = None, state.all_records()
+        delta = dirsync_delta.apply_changes(objects, found.changes)
+        count = len(objects) if before is None else state.count() + len(set(objects) - set(before)) - delta.deleted
+    except dirsync_state.StateError as exc:
+        module.fail_json(msg="the DirSync state in %s cannot be read (%s); live map kept. Remove the directory for a full resync"
+                         % (directory, exc), failure_reason="other", **result)
     poll.update(entries_read=found.entries, rounds=found.rounds, objects_changed=delta.changed, objects_deleted=delta.deleted,
-                objects_unchanged=delta.unchanged, tombstones_ignored=delta.tombstones_ignored, objects=len(state.objects))
-    stats = ExportStats()
-    stats.entries = found.entries
-    if not poll["full_resync"] and not delta.changed and not delta.deleted and live_map_matches(params, state):
+                objects_unchanged=delta.unchanged, tombstones_ignored=delta.tombstones_ignored, objects=count)
+    if patch and not delta.changed and not delta.deleted:
+        stats = ExportStats()
+        stats.entries = found.entries
         result = unchanged_result(result, state, stats)
         if not module.check_mode and found.cookie != state.cookie:
             state.cookie = found.cookie
-            dirsync_state.save_cookie(directory, state)
+            try:
+                dirsync_state.save_cookie(state)
+            except dirsync_state.StateError as exc:
+                module.fail_json(msg="the DirSync cookie could not be saved in %s: %s" % (directory, exc), failure_reason="other", **result)
             poll["state_saved"] = True
         result["duration"] = round(time.monotonic() - started, 3)
         return result
 
-    def fill(collector):
-        rendered = dirsync_render.render(
-            state.objects, params["base_dns"], collector, params["exclude_disabled"],
-            system_mailboxes.system_mailbox if params["exclude_system_mailboxes"] else None,
-        )
-        poll["exported_objects"] = rendered.entries
-        rendered.entries = found.entries
-        result.update(source_counts(rendered, poll["server"], [], params["refused_limit"]))
+    if patch:
+        made, totals = dirsync_patch(module, work, state, before, objects, rendering, must_exist, result, poll)
+    else:
+        made, totals = dirsync_render_all(module, work, domains, must_exist, objects, rendering, result, poll)
 
     def hold(diff):
         if poll["full_resync"]:
@@ -964,7 +1069,7 @@ def dirsync_run(module, work, domains, must_exist, map_file, result, started):
         poll["held_removals"] = diff.removed_count if why else 0
         return why
 
-    result = build(module, work, domains, must_exist, map_file, result, started, fill, hold)
+    result = build(module, must_exist, map_file, result, started, made, hold)
     if poll["full_resync"] and state_had_map and (result["added"] or result["removed"]):
         # The check the nightly resync is for: what the deltas had not brought (or a held deletion).
         poll["resync_corrected"] = dict(added=result["added"], removed=result["removed"])
@@ -973,11 +1078,15 @@ def dirsync_run(module, work, domains, must_exist, map_file, result, started):
             ", ".join(["+" + a for a in result["added_addresses"][:10]] + ["-" + a for a in result["removed_addresses"][:10]])))
     if not module.check_mode:
         state.cookie, state.map_sha256, state.entries = found.cookie, result["sha256"], result["entries"]
-        state.refused_count = result["refused_count"]
+        state.refused_count, state.render = result["refused_count"], rendering.header(totals)
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
-            dirsync_state.save_snapshot(directory, state)
-        except OSError as exc:
+            if patch:
+                writes = dict((guid, objects.get(guid)) for guid in set(before) | set(objects) if objects.get(guid) != before.get(guid))
+                dirsync_state.save_changes(directory, state, writes, before, dirsync_render.address_keys)
+            else:
+                dirsync_state.save_all(directory, state, objects, dirsync_render.address_keys)
+        except (OSError, dirsync_state.StateError) as exc:
             module.fail_json(msg="the map was installed but the DirSync state could not be saved in %s: %s" % (directory, exc),
                              failure_reason="other", **result)
         poll["state_saved"] = True
@@ -1074,8 +1183,30 @@ def export_sorted(module, work, domains, must_exist, result, fill):
         module.fail_json(msg="cannot build the map source: %s; live map kept" % exc, failure_reason="map_build", **result)
 
 
-def build(module, work, domains, must_exist, map_file, result, started, fill, hold=None):
-    """Export with ``fill(collector)``, gate and install; return the result.
+class Made(namedtuple("Made", [
+    "source", "sha256", "count", "unchanged", "old_count", "diff", "watched", "refused", "refused_count",
+    "dropped_by_domain", "ignored_by_type",
+])):
+    """A new map source in the work directory, compared with the live one, and the collector's counts."""
+
+    __slots__ = ()
+
+
+def export_and_compare(module, work, domains, must_exist, result, fill):
+    """Export with ``fill(collector)`` into a sorted source and compare it with the live one; return Made."""
+    params = module.params
+    new_source, collector = export_sorted(module, work, domains, must_exist, result, fill)
+    try:
+        sha256, new_count = postfix_map.digest_and_count(new_source)
+        unchanged, old_count, diff = postfix_map.compare_with_live(work, params["map_path"], new_source, new_count, params["diff_limit"])
+    except (postfix_map.MapBuildError, OSError) as exc:
+        module.fail_json(msg="cannot compare with the live map: %s; live map kept" % exc, failure_reason="map_build", **result)
+    return Made(new_source, sha256, new_count, unchanged, old_count, diff, collector.watched, collector.refused_as_dicts(),
+                collector.refused_count, dict(collector.dropped_by_domain), dict(collector.ignored_by_type))
+
+
+def build(module, must_exist, map_file, result, started, made, hold=None):
+    """Gate and install the new source ``made`` (Made); return the result.
 
     ``hold(diff)`` is the reason to hold a delta's removals, or None (see _delta_gate).
     """
@@ -1083,22 +1214,16 @@ def build(module, work, domains, must_exist, map_file, result, started, fill, ho
     map_path = params["map_path"]
     map_type = params["map_type"]
     compile_table = params["compile"]
-
-    new_source, collector = export_sorted(module, work, domains, must_exist, result, fill)
-    try:
-        sha256, new_count = postfix_map.digest_and_count(new_source)
-        unchanged, old_count, diff = postfix_map.compare_with_live(work, map_path, new_source, new_count, params["diff_limit"])
-    except (postfix_map.MapBuildError, OSError) as exc:
-        module.fail_json(msg="cannot compare with the live map: %s; live map kept" % exc, failure_reason="map_build", **result)
+    unchanged, diff, new_count = made.unchanged, made.diff, made.count
     gate = check_gate(
-        old_count,
+        made.old_count,
         new_count,
         diff.removed_count,
         params["min_entries"],
         params["max_shrink_percent"],
-        [address for address in must_exist if address.lower() not in collector.watched],
+        [address for address in must_exist if address.lower() not in made.watched],
         params["force"],
-        orphan_table=old_count is None and map_file is not None and os.path.exists(map_file),
+        orphan_table=made.old_count is None and map_file is not None and os.path.exists(map_file),
     )
     if hold is not None:
         gate = delta_gate.with_hold(gate, hold(diff), params["force"])
@@ -1109,11 +1234,11 @@ def build(module, work, domains, must_exist, map_file, result, started, fill, ho
         removed=diff.removed_count,
         added_addresses=diff.added,
         removed_addresses=diff.removed,
-        refused=collector.refused_as_dicts(),
-        refused_count=collector.refused_count,
-        dropped_by_domain=dict(collector.dropped_by_domain),
-        ignored_by_type=dict(collector.ignored_by_type),
-        sha256=sha256,
+        refused=made.refused,
+        refused_count=made.refused_count,
+        dropped_by_domain=made.dropped_by_domain,
+        ignored_by_type=made.ignored_by_type,
+        sha256=made.sha256,
         gate=gate._asdict(),
     )
     content_changed = not unchanged or (compile_table and not postfix_map.is_current(map_path, map_type))
@@ -1131,7 +1256,7 @@ def build(module, work, domains, must_exist, map_file, result, started, fill, ho
             result["backup_files"] = postfix_map.build_and_swap(
                 map_path,
                 map_type,
-                new_source,
+                made.source,
                 postmap_runner(module) if compile_table else None,
                 set_attributes,
                 params["backup"],
@@ -1149,7 +1274,7 @@ def build(module, work, domains, must_exist, map_file, result, started, fill, ho
         result["diff"] = dict(
             before_header="%s (live)" % map_path,
             after_header="%s (new)" % map_path,
-            before=diff_text(old_count or 0, diff.removed, diff.removed_count, "removed"),
+            before=diff_text(made.old_count or 0, diff.removed, diff.removed_count, "removed"),
             after=diff_text(new_count, diff.added, diff.added_count, "added"),
         )
 
@@ -1216,10 +1341,9 @@ def main():
             if params["source"] == "dirsync":
                 result = dirsync_run(module, work, domains, must_exist, map_file, result, started)
             else:
-                result = build(
-                    module, work, domains, must_exist, map_file, result, started,
-                    lambda collector: collect(module, work, collector, result),
-                )
+                made = export_and_compare(module, work, domains, must_exist, result,
+                                          lambda collector: collect(module, work, collector, result))
+                result = build(module, must_exist, map_file, result, started, made)
         module.exit_json(**result)
     finally:
         lock.release()
