@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# make bench: run the benchmarks of issue 6 in one Podman container (bench-lab)
+# make bench: run the benchmarks of issue 6 in one Podman container (<prefix>-lab)
 # and write docs/benchmarks.md. Everything runs over that container's loopback.
 # Environment: BENCH_SIZES, BENCH_REPS, BENCH_MAP_SIZES, BENCH_ATTACK_SECONDS,
 # BENCH_MIXES, BENCH_SECTIONS
 # (see bench/bench.py), BENCH_IMAGE, BENCH_KEEP=1 to keep the containers.
 # BENCH_PREFIX (default bench): container names <prefix>-lab, <prefix>-samba.
 # BENCH_SAMBA_SIZES (default 100000; "" skips it): section 1 again against
-# Samba AD, in a second container (bench-samba), after the rest (bench/samba_bench.py),
+# Samba AD, in a second container (<prefix>-samba), after the rest (bench/samba_bench.py),
 # and the DirSync section on that directory (bench/dirsync_bench.py: BENCH_DIRSYNC_REPS,
 # BENCH_DIRSYNC_CHANGES).
 # BENCH_AB_REF=<git ref>: also run that commit's module against this tree's,
@@ -18,7 +18,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 IMAGE="${BENCH_IMAGE:-localhost/mailrelay-lab-debian:12}"
-# BENCH_PREFIX names the containers, so two checkouts can measure side by side.
 NAME="${BENCH_PREFIX:-bench}-lab"
 SAMBA="${BENCH_PREFIX:-bench}-samba"
 SAMBA_SIZES="${BENCH_SAMBA_SIZES-100000}"

@@ -56,10 +56,8 @@ def mail_hosts(domain, mx_outcome, exchanges, nxdomain=False):
     None when there were no MX records. ``nxdomain``: the name does not exist.
     Without MX records the domain is its own mail host (RFC 5321, 5.1); when
     that absence was validated, the domain's own TLSA records decide, as an MX
-    host's would.
+    host's would. A failed lookup passes through: ``decide`` makes the mail wait.
     """
-    if mx_outcome == FAILED:
-        return FAILED, []
     if exchanges is not None:
         hosts = [name for name in exchanges if name != "."]
         return (mx_outcome, hosts) if hosts else None
